@@ -1,0 +1,196 @@
+"""The daemon: boot in the documented order, serve the admin port, stop in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any, Callable
+
+from proxyd import __version__
+from proxyd.admin import AdminFrontend
+from proxyd.admin_commands import register_core_commands
+from proxyd.config import Config, ConfigError
+from proxyd.core import Core
+from proxyd.errors import PluginError, ProxydError
+from proxyd.plugin_host import StartupError
+from proxyd.results import Ok
+from proxyd.wire.connection import serve
+
+log = logging.getLogger("proxyd")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+class Daemon:
+    def __init__(self, config: Config, datadir: str, *, initial: bool = False, reload: bool = False,
+                 no_plugins: bool = False, disabled: tuple[str, ...] = ()):
+        self.config = config
+        self.no_plugins, self.disabled = no_plugins, tuple(disabled)
+        self.core = Core(config, datadir, initial=initial, reload=reload)
+        self.admin = AdminFrontend(self.core)
+        self.admin_servers: list[asyncio.base_events.Server] = []
+        self.admin_connections: set = set()
+        self.shutdown_event: asyncio.Event | None = None
+        self.stopped = False  # PROXYD STOP
+        self.paused = False
+        self.digest_reset_hooks: list[Callable[[], None]] = []
+        self.client_killers: list[Callable[[int], bool]] = []
+        register_core_commands(self)
+        self.core.variables.on_change(self._variables_changed)
+
+    # -- boot -------------------------------------------------------------------------------
+    def plugin_names(self) -> list[str]:
+        if self.no_plugins:
+            return []
+        return [n for n in (self.config.plugins or []) if n not in self.disabled]
+
+    def plugin_names_for_export(self) -> list[str] | None:
+        return self.config.plugins
+
+    def boot(self) -> None:
+        """Everything before the listeners open; raises ConfigError / StartupError / PluginError."""
+        core = self.core
+        core.validate_core_variable_sections()
+        host = core.plugins
+        resolved = [host.resolve(n) for n in self.plugin_names()]
+        ordered = host.order(resolved)
+        try:
+            for plugin in ordered:
+                host.init(plugin)
+            core.finish_plugin_config(plugins_disabled=self.no_plugins or bool(self.disabled))
+            core.seed()
+            core.load_all_to_runtime()
+            host.start_all()
+        except BaseException:
+            host.stop_all()
+            raise
+        log.info("plugins running: %s", ", ".join(host.plugins) or "(none)")
+
+    async def open_listeners(self) -> None:
+        for iface in filter(None, self.core.variables.get("admin-mysql_ifaces").split(";")):
+            host, _, port = iface.rpartition(":")
+            server = await serve(host, int(port), self.admin, version=f"8.0.11 (proxyd {__version__})",
+                                 status_flags=0x0202, connections=self.admin_connections)
+            self.admin_servers.append(server)
+            log.info("admin interface listening on %s", iface)
+
+    async def close_admin_listeners(self) -> None:
+        for s in self.admin_servers:
+            s.close()
+        for s in self.admin_servers:
+            await s.wait_closed()
+        self.admin_servers = []
+
+    def _variables_changed(self, changed: dict[str, str]) -> None:
+        if "admin-mysql_ifaces" in changed and self.admin_servers:
+            asyncio.get_running_loop().create_task(self._rebind_admin())
+
+    async def _rebind_admin(self) -> None:
+        old = self.admin_servers
+        self.admin_servers = []
+        for s in old:
+            s.close()
+        try:
+            await self.open_listeners()
+        except OSError as exc:
+            log.error("cannot rebind admin interface: %s", exc)
+
+    async def run(self) -> int:
+        self.shutdown_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_shutdown)
+        try:
+            await self.open_listeners()
+        except OSError as exc:
+            log.error("cannot open the admin interface: %s", exc)
+            self.core.plugins.stop_all()
+            return EXIT_FAILURE
+        log.info("proxyd %s ready", __version__)
+        await self.shutdown_event.wait()
+        await self.shutdown()
+        return EXIT_OK
+
+    def request_shutdown(self) -> None:
+        if self.shutdown_event is not None:
+            self.shutdown_event.set()
+
+    async def shutdown(self) -> None:
+        log.info("shutting down")
+        await self.close_admin_listeners()
+        await asyncio.sleep(0.05)  # let the OK for PROXYD SHUTDOWN reach its client
+        for conn in list(self.admin_connections):
+            conn.stream.writer.close()
+        self.core.plugins.stop_all()
+        self.core.store.close()
+        log.info("stopped")
+
+    # -- PROXYD control commands ------------------------------------------------------------------
+    def proxyd_stop(self) -> Ok:
+        if self.stopped:
+            raise ProxydError("proxyd is already stopped")
+        self.core.plugins.stop_all()
+        self.stopped = True
+        return Ok()
+
+    def proxyd_start(self) -> Ok:
+        if not self.stopped:
+            raise ProxydError("proxyd already started")
+        self.core.plugins.start_all()
+        self.stopped = False
+        return Ok()
+
+    def proxyd_restart(self) -> Ok:
+        host = self.core.plugins
+        if not self.stopped:
+            host.stop_all()
+        for m in self.core.tiers.modules.values():
+            m.disk_to_memory(self.core.store)
+        self.core.load_all_to_runtime()
+        host.start_all()
+        self.stopped = False
+        return Ok()
+
+    def pause(self) -> Ok:
+        if self.paused:
+            raise ProxydError("proxyd MySQL module is already paused, impossible to pause")
+        self.paused = True
+        return Ok()
+
+    def resume(self) -> Ok:
+        if not self.paused:
+            raise ProxydError("proxyd MySQL module is not paused, impossible to resume")
+        self.paused = False
+        return Ok()
+
+    def kill_client(self, connection_id: int) -> bool:
+        return any(kill(connection_id) for kill in self.client_killers)
+
+    def reset_digests(self) -> None:
+        for fn in self.digest_reset_hooks:
+            fn()
+
+    def reopen_logs(self) -> None:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.acquire()
+                try:
+                    handler.close()
+                    handler.stream = handler._open()
+                finally:
+                    handler.release()
+
+
+def run_daemon(config: Config, datadir: str, **options: Any) -> int:
+    try:
+        daemon = Daemon(config, datadir, **options)
+        daemon.boot()
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    except (StartupError, PluginError) as exc:
+        log.error("start-up failed: %s", exc)
+        return EXIT_FAILURE
+    return asyncio.run(daemon.run())

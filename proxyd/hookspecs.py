@@ -1,0 +1,78 @@
+"""Hook specifications of proxyd's plugin ABI v1. These docstrings are the reference documentation.
+
+A plugin is whatever its entry point (group ``proxyd.plugins``) loads — a module, a class (the host
+makes an instance) or an object — carrying implementations marked with :data:`hookimpl`. The
+entry point's name is the plugin's name in the cnf (``plugins = ("filters", …)``).
+
+A plugin also declares two attributes:
+
+``PROXYD_ABI``
+    A semver requirement on the host ABI, e.g. ``">=1.0,<2"``. Checked before ``init``; a plugin
+    whose requirement the host does not satisfy is refused (start-up fails, a hot load is an ERR).
+``PROXYD_REQUIRES``
+    Names of plugins that must be loaded first (default: none). Plugins start in dependency order,
+    ties in cnf order, and stop in reverse.
+
+Lifecycle hooks are called for one plugin at a time, in that order; the plugin's own
+implementation is the only one called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "proxyd"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: Mark a plugin's hook implementations with this.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def init(services: Any) -> bool | None:
+    """Register what the plugin provides; called once, before any ``start()``.
+
+    :param services: the plugin's :class:`proxyd.services.Services`: ``register_table``,
+        ``register_command``, ``register_command_alias``, ``register_tiered_object``,
+        ``register_variable``, ``log_message``, the snapshots of runtime users, servers and
+        group-replication hostgroups, and (from ``start()`` on) ``admin_db``, ``config_db`` and
+        ``stats_db``. Keep it: it is the plugin's handle on the host for its whole life.
+
+    Only registration is allowed here; touching a database raises. Return ``False`` or raise to
+    refuse: start-up then fails with ``plugin '<name>' failed in init(): <reason>`` (a hot load
+    answers that as an ERR) and everything this plugin registered is rolled back, so a failed
+    ``init`` leaves no trace. ``None`` or ``True`` means success.
+    """
+
+
+@hookspec
+def start() -> bool | None:
+    """Go live: the plugin's tables exist, its tiered objects hold their runtime state.
+
+    Called after every plugin's ``init`` succeeded and the configuration was loaded to runtime
+    (memory seeded from the cnf on first boot, otherwise from disk). The databases are usable
+    from here on. Return ``False`` or raise to fail start-up (``plugin '<name>' failed in
+    start(): <reason>``); ``stop()`` still runs for the plugin since its ``init`` succeeded.
+    Also called again after ``PROXYD STOP`` / ``PROXYD START`` and ``RELOAD PLUGIN``.
+    """
+
+
+@hookspec
+def stop() -> bool | None:
+    """Release what ``start`` acquired: tasks, sockets, threads.
+
+    Called exactly once for every plugin whose ``init`` succeeded, in reverse load order, at
+    shutdown, ``PROXYD STOP``, ``UNLOAD PLUGIN`` and ``RELOAD PLUGIN`` — even if this plugin's
+    own ``start`` (or a later plugin's) failed. An exception or ``False`` is logged and the
+    remaining plugins still stop.
+    """
+
+
+@hookspec(firstresult=True)
+def status_json() -> dict | str | None:
+    """Describe the plugin's state for ``SHOW PLUGINS`` and ``runtime_plugins.status_json``.
+
+    Return a JSON-serialisable dict or a JSON text. Called whenever those are read; keep it
+    cheap. If it raises, the column shows ``{"error": "<message>"}``.
+    """
