@@ -128,7 +128,9 @@ class AdminFrontend:
         found = self.core.commands.lookup(sql)
         if found is not None:
             cmd, canon, args = found
-            if session.role == "stats" and not canon.upper().startswith(("CHECKSUM", "SHOW", "SELECT")):
+            # SELECT CONFIG … would hand a stats user every password (and write files): admin only
+            if session.role == "stats" and (not canon.upper().startswith(("CHECKSUM", "SHOW", "SELECT"))
+                                            or canon.upper().startswith("SELECT CONFIG")):
                 raise CommandDeniedError(f"Command '{cmd.canonical}' denied to read-only user '{session.user}'")
             ctx = CommandContext(self.core.store.databases["admin"], self.core.store.databases["config"],
                                  self.core.store.databases["stats"], session.user, session.client_address,
@@ -218,6 +220,8 @@ class AdminFrontend:
             return VERSION_COMMENT
         if key == "read_only":
             return self.core.variables.get("admin-read_only")
+        if session.role == "stats" and key.endswith("_credentials"):
+            raise CommandDeniedError(f"Variable '{name}' is not readable by read-only user '{session.user}'")
         if key in self.core.variables.defs:
             rows = self.core.store.execute("SELECT variable_value FROM main.global_variables WHERE variable_name=?",
                                            (key,))

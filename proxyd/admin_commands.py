@@ -36,7 +36,9 @@ def register_core_commands(daemon: "Daemon") -> None:
 
     def readonly(flag: bool):
         def run(ctx, sql):
+            # Also the runtime variable: otherwise READWRITE could never undo admin-read_only=true.
             admin.read_only = flag
+            core.variables.apply({"admin-read_only": "true" if flag else "false"})
             return Ok()
         return run
 

@@ -93,6 +93,12 @@ def compat_noop(fe, session, m):
     return Ok()
 
 
+@statement(r"SELECT ((?:CURRENT_)?USER)\(\)")
+def select_user(fe, session, m):
+    # MySQL names the column in lower case whatever the spelling (SQLite would echo the text).
+    return ResultSet([m.group(1).lower() + "()"], [(f"{session.user}@{session.client_host}",)])
+
+
 # -- SET <prefix>-<name> = value --------------------------------------------------------------
 @statement(r"SET (?:GLOBAL )?(\w+-\w+)\s*(?:=|:=|\s)\s*(.+)")
 def set_variable(fe, session, m):
@@ -235,6 +241,8 @@ def show_variables(fe, session, m):
             raise ParseError(f"Unknown variable module '{m.group(1)}' in SHOW {m.group(1)} VARIABLES")
         conds.append("variable_name LIKE ?")
         args.append(scope + "-%")
+    if session.role == "stats":  # stats users must not read the admin/stats passwords
+        conds.append("Variable_name NOT LIKE '%credentials'")
     if m.group(2):
         if m.group(2).upper() == "LIKE":
             conds.append("variable_name LIKE ?")
@@ -251,6 +259,8 @@ def show_variables(fe, session, m):
 @statement(r"SHOW MYSQL (USERS|SERVERS)")
 def show_mysql_table(fe, session, m):
     table = "mysql_" + m.group(1).lower()
+    if session.role == "stats":  # main tables (user passwords) are not the stats schema
+        raise CommandDeniedError(f"SELECT command denied to user '{session.user}' for table '{table}'")
     order = "username, backend" if table == "mysql_users" else "hostgroup_id, hostname, port"
     cols, rows = fe.core.store.query(f"SELECT * FROM main.{table} ORDER BY {order}")
     return ResultSet(cols, rows)

@@ -14,9 +14,10 @@ from proxyd import hookspecs, schema
 from proxyd.commands import CommandRegistry
 from proxyd.config import Config, ConfigError, check_unclaimed, load_config
 from proxyd.core_modules import CoreRuntime, as_modules, core_modules
-from proxyd.errors import ProxydError
+from proxyd.errors import ProxydError, to_proxyd_error
 from proxyd.plugin_host import Plugin, PluginHost
 from proxyd.services import Services, _rename_ddl
+from proxyd.stats import Stats
 from proxyd.store import AdminStore, open_store
 from proxyd.tiers import TableModule, TierManager, VariablesModule
 from proxyd.variables import VariableRegistry, core_variables
@@ -30,9 +31,9 @@ class Core:
     def __init__(self, config: Config, datadir: str, *, initial: bool = False, reload: bool = False):
         self.config, self.datadir = config, datadir
         self.initial, self.reload = initial, reload
-        self.started_at = time.time()
         disk_path = os.path.join(datadir, "proxyd.db")
-        if initial and os.path.exists(disk_path):
+        self.backed_up = initial and os.path.exists(disk_path)
+        if self.backed_up:
             os.replace(disk_path, disk_path + ".bak")
             log.info("--initial: previous admin db kept as %s.bak", disk_path)
         self.first_boot = not os.path.exists(disk_path)
@@ -44,10 +45,19 @@ class Core:
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
         self.plugins = PluginHost(self)
-        self.stats_providers: dict[str, Callable[[], list[tuple]]] = {}
+        self.plugin_listeners: list[Callable[[], None]] = []  # told when the set of loaded plugins changes
+        self.stats = Stats()
+        self.gauges: dict[str, Callable[[], int]] = {}  # live values for stats_mysql_global
+        self.stats_providers: dict[str, Callable[[], list[tuple]]] = {
+            "stats_mysql_commands_counters": self.stats.commands.table_rows,
+            "stats_mysql_query_digest": self.stats.digests.table_rows,
+            "stats_mysql_query_digest_reset": lambda: self.stats.digests.table_rows(reset=True),
+            "stats_mysql_global": lambda: self.stats.global_rows({k: f() for k, f in self.gauges.items()}),
+        }
         self._refresh_re: re.Pattern | None = None
         self._core_tables: set[str] = set()
-        self._create_core_tables()
+        with self.store.conn:  # one commit: each DDL/INSERT on the disk file would otherwise be its own (fsync)
+            self._create_core_tables()
 
     # -- core schema --------------------------------------------------------------------------
     def _create_core_tables(self) -> None:
@@ -75,6 +85,10 @@ class Core:
             self.seed_variable(name)
         self.tables_changed()
 
+    def plugins_changed(self) -> None:
+        for fn in list(self.plugin_listeners):
+            fn()
+
     def core_table_names(self) -> set[str]:
         return self._core_tables
 
@@ -98,8 +112,6 @@ class Core:
     def _stats_refresher(self, table: str) -> Callable[[], None]:
         def refresh() -> None:
             provider = self.stats_providers.get(table)
-            if provider is None and table == "stats_mysql_global":
-                provider = self._global_stats
             if provider is None:
                 return
             rows = provider()
@@ -107,9 +119,6 @@ class Core:
             with self.store.conn:
                 self.store.replace_rows("stats", table, cols, rows)
         return refresh
-
-    def _global_stats(self) -> list[tuple]:
-        return [("Uptime", str(int(time.time() - self.started_at)))]
 
     # -- statement-time refresh of runtime_/stats_ tables ---------------------------------------
     def tables_changed(self) -> None:
@@ -123,7 +132,13 @@ class Core:
         wanted = {m.group(1).lower() for m in self._refresh_re.finditer(sql)}
         for tdef in self.store.refreshable():
             if tdef.name.lower() in wanted and tdef.refresh is not None:
-                tdef.refresh()
+                try:
+                    with self.store.conn:  # one transaction: a refresh that fails keeps the old rows
+                        tdef.refresh()
+                except Exception as exc:
+                    if tdef.owner == "core":
+                        raise
+                    raise to_proxyd_error(exc, who=tdef.owner) from exc
 
     # -- registrations by owner -------------------------------------------------------------
     def registration_snapshot(self) -> Any:
@@ -135,6 +150,8 @@ class Core:
         self.store.drop_owner(owner, keep_disk=True)
         for name in services.created_disk_tables:  # nothing of a failed first init may remain
             self.store.execute(f'DROP TABLE IF EXISTS disk."{name}"')
+        for name in services.created_disk_variables:
+            self.store.execute("DELETE FROM disk.global_variables WHERE variable_name=?", (name,))
         self._drop_variables(owner)
         self.tables_changed()
 
@@ -189,23 +206,30 @@ class Core:
 
     # -- boot -------------------------------------------------------------------------------
     def seed(self, modules: list | None = None) -> None:
-        """Fill MEMORY (and DISK) from the cnf on first boot / --initial / --reload, else from disk."""
+        """Fill MEMORY (and DISK) from the cnf on first boot / --initial / --reload, else from disk.
+
+        A module whose disk tables did not exist before this boot (a plugin added to the cnf
+        list since) counts as a first boot for itself.
+        """
         modules = list(self.tiers.modules.values()) if modules is None else modules
-        from_cnf = self.first_boot or self.initial or self.reload
+        ignored: list[str] = []
         for m in modules:
-            if isinstance(m, VariablesModule) or not self.first_boot:
+            fresh = self.first_boot or self._fresh_owner(m.owner)
+            if isinstance(m, VariablesModule) or not fresh:
                 m.disk_to_memory(self.store)
-        if from_cnf:
-            for m in modules:
+            if fresh or self.initial or self.reload:
                 if any(self._cnf_has(s) for s in m.cnf_sections):
                     m.from_config(self.store, self.config)
-            for m in modules:
                 m.memory_to_disk(self.store)
-        else:
-            ignored = [s for m in modules for s in m.cnf_sections if self._cnf_has(s)]
-            if ignored:
-                log.info("cnf sections %s ignored: %s exists (use --initial or --reload)",
-                         ", ".join(ignored), self.store.disk_path)
+            else:
+                ignored += [s for s in m.cnf_sections if self._cnf_has(s)]
+        if ignored:
+            log.info("cnf sections %s ignored: %s exists (use --initial or --reload)",
+                     ", ".join(ignored), self.store.disk_path)
+
+    def _fresh_owner(self, owner: str) -> bool:
+        plugin = self.plugins.plugins.get(owner)
+        return bool(plugin and plugin.services and plugin.services.created_disk_tables)
 
     def _cnf_has(self, section: str) -> bool:
         return section in self.config.positions
@@ -232,6 +256,19 @@ class Core:
                 m.disk_to_memory(self.store)
         for m in modules:
             m.memory_to_runtime(self.store)
+
+    def discard_failed_boot(self) -> None:
+        """Undo the db file a failed first boot created: left in place, it would make the next
+        boot ignore the (fixed) cnf. After --initial the previous db comes back from .bak."""
+        if not self.first_boot:
+            return
+        self.store.close()
+        path = self.store.disk_path
+        for p in (path, path + "-journal", path + "-wal", path + "-shm"):
+            if os.path.exists(p):
+                os.remove(p)
+        if self.backed_up:
+            os.replace(path + ".bak", path)
 
     def finish_plugin_config(self, plugins_disabled: bool) -> None:
         try:

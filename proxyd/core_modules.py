@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING, Callable
 
 from proxyd import schema
@@ -50,7 +51,7 @@ class CoreRuntime:
             if clash:
                 raise ValueError(f"mysql_group_replication_hostgroups writer {r['writer_hostgroup']}: hostgroup "
                                  f"{sorted(clash)[0]} is another group's writer hostgroup")
-        servers.sort(key=lambda r: (r["hostgroup_id"], r["hostname"], r["port"]))
+        servers.sort(key=itemgetter("hostgroup_id", "hostname", "port"))
         # Build both before publishing either, so a reader never sees a half-loaded pair.
         new_servers = Snapshot.from_dicts(SERVER_COLS, servers)
         new_gr = Snapshot.from_dicts(GR_COLS, sorted(gr, key=lambda r: r["writer_hostgroup"]))

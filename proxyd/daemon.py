@@ -14,6 +14,7 @@ from proxyd.admin_commands import register_core_commands
 from proxyd.config import Config, ConfigError
 from proxyd.core import Core
 from proxyd.errors import PluginError, ProxydError
+from proxyd.pipeline import HookRunner
 from proxyd.plugin_host import StartupError
 from proxyd.results import Ok
 from proxyd.wire.connection import serve
@@ -35,10 +36,17 @@ class Daemon:
         self.shutdown_event: asyncio.Event | None = None
         self.stopped = False  # PROXYD STOP
         self.paused = False
-        self.digest_reset_hooks: list[Callable[[], None]] = []
+        self.digest_reset_hooks: list[Callable[[], None]] = [self.core.stats.digests.reset]
         self.client_killers: list[Callable[[int], bool]] = []
+        self.hooks = HookRunner(self.core.plugin_manager, lambda: [p.obj for p in self.core.plugins.plugins.values()])
+        self.core.plugin_listeners.append(self.hooks.refresh)
+        self.engine: Any = None  # the embedded SQLite engine, opened at boot
+        self.sql: Any = None  # the SQL-port frontend
+        self.sql_servers: list[asyncio.base_events.Server] = []
+        self.sql_connections: set = set()
         register_core_commands(self)
         self.core.variables.on_change(self._variables_changed)
+        self.core.gauges["Admin_Connections_connected"] = lambda: len(self.admin_connections)
 
     # -- boot -------------------------------------------------------------------------------
     def plugin_names(self) -> list[str]:
@@ -67,6 +75,22 @@ class Daemon:
             host.stop_all()
             raise
         log.info("plugins running: %s", ", ".join(host.plugins) or "(none)")
+        self._open_data_path()
+
+    def _open_data_path(self) -> None:
+        try:
+            from proxyd.backends.embedded import EmbeddedEngine
+        except ImportError:  # TEMPORARY while the embedded backend is being written
+            log.warning("embedded backend unavailable: SQL port disabled")
+            return
+        from proxyd.sql_frontend import SqlFrontend
+
+        self.engine = EmbeddedEngine(self.core.datadir)
+        self.sql = SqlFrontend(self.core, self.engine, self.hooks)
+        self.hooks.refresh()
+        self.client_killers.append(self.sql.kill)
+        self.core.stats_providers["stats_mysql_processlist"] = self.sql.processlist_rows
+        self.core.gauges["Client_Connections_connected"] = lambda: len(self.sql.sessions)
 
     async def open_listeners(self) -> None:
         for iface in filter(None, self.core.variables.get("admin-mysql_ifaces").split(";")):
@@ -75,6 +99,27 @@ class Daemon:
                                  status_flags=0x0202, connections=self.admin_connections)
             self.admin_servers.append(server)
             log.info("admin interface listening on %s", iface)
+
+    async def open_sql_listeners(self) -> None:
+        from proxyd.wire.sql_connection import SQL_CAPABILITIES, SqlConnection
+
+        if self.sql is None:
+            return
+        version = self.core.variables.get("mysql-server_version")
+        for iface in filter(None, self.core.variables.get("mysql-interfaces").split(";")):
+            host, _, port = iface.rpartition(":")
+            server = await serve(host, int(port), self.sql, version=version, capabilities=SQL_CAPABILITIES,
+                                 status_flags=0x0002, connections=self.sql_connections, connection_class=SqlConnection)
+            self.sql_servers.append(server)
+            log.info("SQL interface listening on %s", iface)
+
+    async def close_sql_listeners(self, *, drop_clients: bool = False) -> None:
+        for s in self.sql_servers:
+            s.close()
+        self.sql_servers = []
+        if drop_clients:
+            for conn in list(self.sql_connections):
+                conn.stream.writer.close()
 
     async def close_admin_listeners(self) -> None:
         for s in self.admin_servers:
@@ -104,8 +149,10 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_shutdown)
         try:
             await self.open_listeners()
+            if self.sql is not None:
+                await self.open_sql_listeners()
         except OSError as exc:
-            log.error("cannot open the admin interface: %s", exc)
+            log.error("cannot open a listener: %s", exc)
             self.core.plugins.stop_all()
             return EXIT_FAILURE
         log.info("proxyd %s ready", __version__)
@@ -119,30 +166,37 @@ class Daemon:
 
     async def shutdown(self) -> None:
         log.info("shutting down")
+        await self.close_sql_listeners(drop_clients=True)
         await self.close_admin_listeners()
         await asyncio.sleep(0.05)  # let the OK for PROXYD SHUTDOWN reach its client
         for conn in list(self.admin_connections):
             conn.stream.writer.close()
         self.core.plugins.stop_all()
+        if self.engine is not None:
+            self.engine.close()
         self.core.store.close()
         log.info("stopped")
 
     # -- PROXYD control commands ------------------------------------------------------------------
-    def proxyd_stop(self) -> Ok:
+    async def proxyd_stop(self) -> Ok:
         if self.stopped:
             raise ProxydError("proxyd is already stopped")
+        await self.close_sql_listeners(drop_clients=True)
         self.core.plugins.stop_all()
         self.stopped = True
         return Ok()
 
-    def proxyd_start(self) -> Ok:
+    async def proxyd_start(self) -> Ok:
         if not self.stopped:
             raise ProxydError("proxyd already started")
         self.core.plugins.start_all()
+        if not self.paused:
+            await self.open_sql_listeners()
         self.stopped = False
         return Ok()
 
-    def proxyd_restart(self) -> Ok:
+    async def proxyd_restart(self) -> Ok:
+        """Stop plugins, reload every module from disk to runtime, start again."""
         host = self.core.plugins
         if not self.stopped:
             host.stop_all()
@@ -150,18 +204,24 @@ class Daemon:
             m.disk_to_memory(self.core.store)
         self.core.load_all_to_runtime()
         host.start_all()
+        if self.stopped and not self.paused:
+            await self.open_sql_listeners()
         self.stopped = False
         return Ok()
 
-    def pause(self) -> Ok:
+    async def pause(self) -> Ok:
+        """Stop accepting SQL clients; open connections go on."""
         if self.paused:
             raise ProxydError("proxyd MySQL module is already paused, impossible to pause")
+        await self.close_sql_listeners()
         self.paused = True
         return Ok()
 
-    def resume(self) -> Ok:
+    async def resume(self) -> Ok:
         if not self.paused:
             raise ProxydError("proxyd MySQL module is not paused, impossible to resume")
+        if not self.stopped:
+            await self.open_sql_listeners()
         self.paused = False
         return Ok()
 
@@ -184,13 +244,18 @@ class Daemon:
 
 
 def run_daemon(config: Config, datadir: str, **options: Any) -> int:
+    daemon: Daemon | None = None
     try:
         daemon = Daemon(config, datadir, **options)
         daemon.boot()
     except ConfigError as exc:
         log.error("%s", exc)
-        return EXIT_CONFIG
+        rc = EXIT_CONFIG
     except (StartupError, PluginError) as exc:
         log.error("start-up failed: %s", exc)
-        return EXIT_FAILURE
-    return asyncio.run(daemon.run())
+        rc = EXIT_FAILURE
+    else:
+        return asyncio.run(daemon.run())
+    if daemon is not None:  # a failed first boot leaves no proxyd.db behind
+        daemon.core.discard_failed_boot()
+    return rc

@@ -130,6 +130,8 @@ def from_sqlite(exc: apsw.Error, sql: str | None = None) -> ProxydError:
     if isinstance(exc, apsw.ReadOnlyError):
         return ReadOnlyError(f"The admin store is read-only: {msg}")
     if m := _NO_TABLE.search(msg):
+        if m.group(1) and m.group(1).lower() not in ("main", "disk", "stats", "temp"):
+            return UnknownDatabaseError(f"Unknown database '{m.group(1)}'")
         name = f"{m.group(1)}.{m.group(2)}" if m.group(1) else m.group(2)
         return UnknownTableError(f"Table '{name}' doesn't exist")
     if m := _NO_COLUMN.search(msg):

@@ -13,8 +13,10 @@ A plugin also declares two attributes:
     Names of plugins that must be loaded first (default: none). Plugins start in dependency order,
     ties in cnf order, and stop in reverse.
 
-Lifecycle hooks are called for one plugin at a time, in that order; the plugin's own
-implementation is the only one called.
+Lifecycle hooks (``init``, ``start``, ``stop``, ``status_json``) are called for one plugin at a
+time, in that order; the plugin's own implementation is the only one called. Query-path hooks
+(``pre_parse``, ``post_parse``, ``before_execution``, ``after_execution``, ``query_done``) run for
+every statement on the SQL port, each plugin's implementation in load order.
 """
 
 from __future__ import annotations
@@ -75,4 +77,69 @@ def status_json() -> dict | str | None:
 
     Return a JSON-serialisable dict or a JSON text. Called whenever those are read; keep it
     cheap. If it raises, the column shows ``{"error": "<message>"}``.
+    """
+
+
+# -- query path ----------------------------------------------------------------------------------
+# Called for every statement on the SQL port, for each plugin implementing them in load order.
+# ``ctx`` is a :class:`proxyd.pipeline.QueryContext`: ``sql`` (mutable), ``original_sql``, ``user``,
+# ``client_address``, ``schema``, ``connection_id``, ``hostgroup``, ``params`` (values bound to a
+# prepared statement), ``warnings`` (append :class:`proxyd.results.Warning_` to add a Note or
+# Warning), ``plugin_data`` (per-statement scratch dict), and lazily computed on first use:
+# ``digest`` (``.text``, ``.hex``), ``normalized``, ``literals``, ``kind``, ``tables``,
+# ``leading_comment``, ``trailing_comment``, ``tree`` (sqlglot, MySQL dialect). Nothing is parsed
+# unless a hook reads ``tree`` or ``tables``; those are cached by digest.
+
+
+@hookspec
+def pre_parse(ctx: Any) -> str | None:
+    """Rewrite the statement text before anything looks at its structure.
+
+    Return a new SQL string (or assign ``ctx.sql``) to replace the statement; return ``None`` to
+    leave it. Each implementation sees the previous one's output. Prepared statements are
+    rewritten once, at prepare time. An exception fails the statement with
+    ``plugin '<name>' failed in pre_parse: …`` (1105/HY000); the connection survives.
+    """
+
+
+@hookspec
+def post_parse(ctx: Any) -> None:
+    """Rewrite the parsed statement: read ``ctx.tree`` (a sqlglot expression) and assign a
+    modified tree back to ``ctx.tree``; the new SQL text is generated from it.
+
+    Reading ``ctx.tree`` costs a parse (cached by digest for ``tables``); leave it alone when the
+    statement does not interest you (check ``ctx.kind`` or ``ctx.digest`` first). Exceptions fail
+    the statement, naming the plugin.
+    """
+
+
+@hookspec
+def before_execution(ctx: Any) -> Any:
+    """Decide, just before the backend runs the statement, whether it runs at all.
+
+    Return ``None`` to let it run; return (or raise) a :class:`proxyd.errors.ProxydError` to
+    refuse it with that MySQL error; return an :class:`proxyd.results.Ok` or
+    :class:`proxyd.results.ResultSet` to answer it without the backend. Later plugins' hooks are
+    skipped once one answers. May be a coroutine (``async def``): await a concurrency slot, a
+    Wasm guest in a worker thread, … without blocking other connections. A plain exception fails
+    the statement with ``plugin '<name>' failed in before_execution: …``.
+    """
+
+
+@hookspec
+def after_execution(ctx: Any) -> Any:
+    """See (and optionally replace) the outcome: ``ctx.result`` or ``ctx.error``.
+
+    Runs even when the statement failed or was answered by a ``before_execution`` hook. Return a
+    result or a ProxydError (or raise one) to replace the outcome, ``None`` to keep it. May be a
+    coroutine. A plain exception replaces the outcome with an error naming the plugin.
+    """
+
+
+@hookspec
+def query_done(ctx: Any) -> None:
+    """Observe a finished statement (``ctx.outcome``) for logging or statistics.
+
+    Cannot change anything. Exceptions are logged and ignored; keep it cheap, it runs for
+    every statement.
     """

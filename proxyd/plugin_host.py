@@ -15,6 +15,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from proxyd import HOST_ABI
+from proxyd.config import ConfigError
 from proxyd.errors import PluginError, ProxydError
 from proxyd.services import Services
 
@@ -141,12 +142,13 @@ class PluginHost:
             core.rollback_registrations(plugin.name, snap, services)
             if core.plugin_manager.is_registered(plugin.obj):
                 core.plugin_manager.unregister(plugin.obj)
-            if isinstance(exc, PluginError):
+            if isinstance(exc, (PluginError, ConfigError)):  # a bad cnf section exits 2 at boot
                 raise
             raise PluginError(plugin.name, "init()", _reason(exc)) from exc
         plugin.services, plugin.state = services, "initialized"
         plugin.order = max((p.order for p in self.plugins.values()), default=0) + 1
         self.plugins[plugin.name] = plugin
+        self.core.plugins_changed()
 
     def start(self, plugin: Plugin) -> None:
         assert plugin.services is not None
@@ -184,6 +186,7 @@ class PluginHost:
         if self.core.plugin_manager.is_registered(plugin.obj):
             self.core.plugin_manager.unregister(plugin.obj)
         self.plugins.pop(plugin.name, None)
+        self.core.plugins_changed()
 
     # -- hot plugging -----------------------------------------------------------------------
     def dependents(self, name: str) -> list[str]:
@@ -196,7 +199,10 @@ class PluginHost:
             plugin = self.resolve(name, reimport=reimport)
         except StartupError as exc:
             raise ProxydError(str(exc)) from exc
-        self.init(plugin)
+        try:
+            self.init(plugin)
+        except ConfigError as exc:  # at runtime that is the client's ERR, not an exit
+            raise PluginError(name, "init()", str(exc)) from exc
         try:
             self.core.seed_plugin(plugin)
             self.start(plugin)

@@ -25,11 +25,16 @@ class Ok:
 
 @dataclass(slots=True)
 class ResultSet:
-    """Column names and rows; values are sent as text (NULL stays NULL)."""
+    """Column names and rows (NULL stays None).
+
+    ``types`` optionally gives each column's MySQL type code (``mysql_mimic.types.ColumnType``);
+    without it every column is sent as VAR_STRING text, as the admin port does.
+    """
 
     columns: Sequence[str]
     rows: Sequence[Sequence[Any]]
     warnings: list[Warning_] = field(default_factory=list)
+    types: Sequence[int] | None = None
 
 
 Result = Ok | ResultSet

@@ -33,6 +33,7 @@ class Services:
         self.log = logging.getLogger(f"proxyd.plugin.{plugin}")
         self._db_live = False
         self.created_disk_tables: list[str] = []
+        self.created_disk_variables: list[str] = []  # disk rows a failed init must take back
         self.cnf_sections: set[str] = set()
 
     # -- registration -------------------------------------------------------------------------
@@ -96,11 +97,24 @@ class Services:
         if not owners:
             self._core.tiers.add(VariablesModule(prefix, reg, self.plugin))
             self.cnf_sections.add(f"{prefix}_variables")
+        if not self._core.store.execute("SELECT 1 FROM disk.global_variables WHERE variable_name=?",
+                                        (name.lower(),)):
+            self.created_disk_variables.append(name.lower())
         self._core.seed_variable(name.lower())
 
     def add_hookspecs(self, module_or_class: Any) -> None:
         """Publish hookspecs of this plugin for other plugins to implement."""
-        self._core.plugin_manager.add_hookspecs(module_or_class)
+        pm = self._core.plugin_manager
+        for name in dir(module_or_class):
+            if pm.parse_hookspec_opts(module_or_class, name) is None:
+                continue
+            caller = getattr(pm.hook, name, None)
+            # pluggy cannot forget a spec, so after UNLOAD/RELOAD the plugin's (re-imported) specs
+            # find their old selves: replace those. A different owner's spec still clashes.
+            if (caller is not None and caller.spec is not None
+                    and _qualname(caller.spec.namespace) == _qualname(module_or_class)):
+                caller.spec = None
+        pm.add_hookspecs(module_or_class)
 
     @property
     def hook(self) -> Any:
@@ -142,6 +156,10 @@ class Services:
 
     def get_mysql_group_replication_hostgroups_snapshot(self) -> Snapshot:
         return self._core.runtime.group_replication_hostgroups
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}"
 
 
 def _rename_ddl(ddl: str, old: str, new: str) -> str:

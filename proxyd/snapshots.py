@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Iterator
 
 
@@ -15,7 +16,7 @@ class Snapshot:
 
     @classmethod
     def from_dicts(cls, columns: list[str], rows: list[dict[str, Any]]) -> "Snapshot":
-        return cls(tuple(columns), tuple(tuple(r.get(c) for c in columns) for r in rows))
+        return cls(tuple(columns), dicts_to_tuples(columns, rows))
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r)) for r in self.rows]
@@ -25,3 +26,15 @@ class Snapshot:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def dicts_to_tuples(columns: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> tuple[tuple[Any, ...], ...]:
+    """Rows as tuples in column order; a missing key is None. itemgetter does the common case in C."""
+    if not isinstance(rows, (list, tuple)):
+        rows = list(rows)  # iterated twice if a key is missing
+    if len(columns) > 1:
+        try:
+            return tuple(map(itemgetter(*columns), rows))
+        except KeyError:
+            pass
+    return tuple(tuple(r.get(c) for c in columns) for r in rows)

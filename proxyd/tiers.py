@@ -8,18 +8,24 @@ callbacks) or variables with a prefix; the host generates every spelling of ever
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+import apsw
+
 from proxyd.commands import CommandContext, CommandRegistry
-from proxyd.errors import ProxydError, TierError, UnknownVariableError, to_proxyd_error
+from proxyd.config import ConfigError
+from proxyd.errors import ProxydError, TierError, UnknownVariableError, from_sqlite, to_proxyd_error
 from proxyd.results import Ok, ResultSet, Warning_
+from proxyd.snapshots import dicts_to_tuples
 
 if TYPE_CHECKING:
     from proxyd.config import Config
     from proxyd.store import AdminStore
     from proxyd.variables import VariableRegistry
 
+log = logging.getLogger("proxyd")
 Rows = dict[str, list[dict[str, Any]]]
 
 # direction -> spellings (M stands for the module keyword)
@@ -97,10 +103,14 @@ class TableModule(Module):
         n = 0
         with store.conn:
             for t in self.table_names:
-                cols = [c for c in store.columns(dst, t) if c in set(store.columns(src, t))]
+                dst_cols, src_cols = store.columns(dst, t), store.columns(src, t)
+                cols = [c for c in dst_cols if c in set(src_cols)]
                 cl = ",".join(f'"{c}"' for c in cols)
                 store.conn.execute(f'DELETE FROM {dst}."{t}"')
-                store.conn.execute(f'INSERT INTO {dst}."{t}" ({cl}) SELECT {cl} FROM {src}."{t}"')
+                if dst_cols == src_cols:  # same shape: SELECT * lets SQLite copy rows as they are (xfer optimization)
+                    store.conn.execute(f'INSERT INTO {dst}."{t}" SELECT * FROM {src}."{t}"')
+                else:
+                    store.conn.execute(f'INSERT INTO {dst}."{t}" ({cl}) SELECT {cl} FROM {src}."{t}"')
                 n += store.conn.changes()
         return n
 
@@ -151,8 +161,11 @@ class TableModule(Module):
         with store.conn:
             for section, table in self.cnf_sections.items():
                 rows = config_rows(config, section)
-                for row in rows:
-                    store.insert_rows("main", table, list(row), [list(row.values())], verb="INSERT OR REPLACE")
+                for i, row in enumerate(rows):
+                    try:
+                        store.insert_rows("main", table, list(row), [list(row.values())], verb="INSERT OR REPLACE")
+                    except apsw.Error as exc:  # CHECK / NOT NULL / UNIQUE: point at the cnf row
+                        raise config.error(f"{section}[{i}]: {from_sqlite(exc).message}", section, i) from None
                 n += len(rows)
         return n
 
@@ -179,7 +192,7 @@ def _replace_dicts(store: "AdminStore", schema: str, table: str, rows: list[dict
     if not rows:
         return 0
     cols = store.columns(schema, table)
-    return store.insert_rows(schema, table, cols, [[r.get(c) for c in cols] for r in rows])
+    return store.insert_rows(schema, table, cols, dicts_to_tuples(cols, rows))
 
 
 def config_rows(config: "Config", section: str) -> list[dict[str, Any]]:
@@ -316,7 +329,10 @@ class TierManager:
     def _mover(self, module: Module, direction: str):
         def run(ctx: CommandContext, sql: str) -> Ok:
             if direction == "memory_to_runtime":
-                return module.memory_to_runtime(self.store)
+                res = module.memory_to_runtime(self.store)
+                for w in res.warnings:  # rejected values are logged too, not only returned
+                    log.warning("LOAD %s TO RUNTIME: %s", module.keyword, w.message)
+                return res
             return Ok(affected_rows=getattr(module, direction)(self.store))
         return run
 
@@ -326,7 +342,10 @@ class TierManager:
                 config = self.config_provider()
             except Exception as exc:
                 raise ProxydError(f"Unable to open or parse config file: {exc}") from exc
-            return Ok(affected_rows=module.from_config(self.store, config))
+            try:
+                return Ok(affected_rows=module.from_config(self.store, config))
+            except ConfigError as exc:
+                raise ProxydError(f"LOAD {module.keyword} FROM CONFIG failed, memory unchanged: {exc}") from exc
         return run
 
     def _checksum(self, module: Module, tier: str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from mysql_mimic.auth import (
     AuthInfo,
@@ -41,7 +41,7 @@ class Account:
     name: str
     password: str | None  # plain text or '*HEX'
     role: str = "user"  # e.g. 'admin' / 'stats' on the admin port
-    denied: str | None = None  # refuse with this message whatever the password
+    denied: Any = None  # after a correct password, refuse with this message (str) or error (ProxydError)
 
 
 class _ProxydUser(User):
@@ -67,11 +67,13 @@ class ProxydNativePassword(NativePasswordAuthPlugin):
         user = auth_info.user
         denied = getattr(user, "denied", None)
         ok = user.auth_string is not None and self.password_matches(user=user, scramble=auth_info.data, nonce=nonce)
-        if ok and not denied:
-            yield Success(user.name)
-        else:
+        if not ok:
             using = "YES" if auth_info.data else "NO"
-            yield Forbidden(denied or f"Access denied for user '{user.name}'@'{self.host}' (using password: {using})")
+            yield Forbidden(f"Access denied for user '{user.name}'@'{self.host}' (using password: {using})")
+        elif denied:
+            yield Forbidden(denied)  # a message, or a ProxydError with its own code (e.g. 1040)
+        else:
+            yield Success(user.name)
 
 
 class ProxydIdentityProvider(IdentityProvider):

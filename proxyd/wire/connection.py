@@ -51,6 +51,8 @@ class _WireSession:
     def __init__(self, version: str):
         self.variables = SessionVariables(GlobalVariables())
         self.variables.set("version", version, force=True)
+        # mysql-mimic announces its server charset from this: utf8_general_ci (33), as ProxySQL does
+        self.variables.set("character_set_results", "utf8", force=True)
         self.username: str | None = None
         self.database: str | None = None
 
@@ -94,6 +96,14 @@ class ProxydConnection(Connection):
             await self.command_phase()
         finally:
             self.frontend.closed(self.proxyd_session)
+
+    def error(self, **kwargs: Any) -> bytes:
+        """mysql-mimic builds its ERR packets here; a ProxydError keeps its own code and SQLSTATE."""
+        msg = kwargs.get("msg")
+        if isinstance(msg, ProxydError):
+            return err_packet(self.capabilities, msg.code, msg.sqlstate, msg.message)
+        code = int(kwargs.get("code", 1105))
+        return err_packet(self.capabilities, code, "28000" if code == 1045 else "HY000", str(msg))
 
     # -- results ----------------------------------------------------------------------------
     def write_error(self, exc: BaseException) -> None:
@@ -162,12 +172,13 @@ class ProxydConnection(Connection):
 
 async def serve(host: str, port: int, frontend: Frontend, *, version: str, capabilities: int = ADMIN_CAPABILITIES,
                 status_flags: int = ServerStatus.SERVER_STATUS_AUTOCOMMIT,
-                connections: set | None = None) -> asyncio.base_events.Server:
-    """Start a listener; every client gets a :class:`ProxydConnection` on ``frontend``."""
+                connections: set | None = None, connection_class: type | None = None) -> asyncio.base_events.Server:
+    """Start a listener; every client gets a ``connection_class`` (default ProxydConnection) on ``frontend``."""
+    cls = connection_class or ProxydConnection
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = ProxydConnection(MysqlStream(reader, writer), frontend, version=version,
-                                capabilities=capabilities, status_flags=status_flags)
+        conn = cls(MysqlStream(reader, writer), frontend, version=version,
+                   capabilities=capabilities, status_flags=status_flags)
         if connections is not None:
             connections.add(conn)
         try:

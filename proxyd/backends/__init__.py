@@ -1,0 +1,1 @@
+"""Backends that execute client statements (the embedded SQLite engine lives here)."""

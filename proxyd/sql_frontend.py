@@ -1,0 +1,241 @@
+"""The SQL port: who may connect, and how each statement travels the pipeline to a backend."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from mysql_mimic.types import ColumnType, ServerStatus
+
+from proxyd.digest import DigestOptions
+from proxyd.errors import ProxydError
+from proxyd.pipeline import HookRunner, QueryContext, run_statement
+from proxyd.results import Ok, ResultSet, Warning_
+from proxyd.sqltext import split_statements
+from proxyd.wire.auth import Account
+
+if TYPE_CHECKING:
+    from proxyd.core import Core
+    from proxyd.wire.binary import PreparedStatement
+
+log = logging.getLogger("proxyd.sql")
+
+_SESSION_STMT = re.compile(r"\s*(?:/\*.*?\*/\s*)*(SHOW\s+(?:COUNT\(\*\)\s+)?(?:WARNINGS|ERRORS)\b.*|"
+                           r"KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+))\s*;?\s*$", re.I | re.S)
+_SHOW_WARN = re.compile(r"SHOW\s+(COUNT\(\*\)\s+)?(WARNINGS|ERRORS)(?:\s+LIMIT\s+(?:(\d+)\s*,\s*)?(\d+))?\s*;?\s*$",
+                        re.I)
+
+
+class SqlSession:
+    """One client connection on the SQL port."""
+
+    def __init__(self, frontend: "SqlFrontend", conn: Any, account: dict, connection_id: int):
+        self.frontend, self.conn, self.account = frontend, conn, account
+        self.user: str = account["username"]
+        self.connection_id = connection_id
+        self.client_host, self.client_port = conn.client_host, conn.client_port
+        self.client_address = f"{conn.client_host}:{conn.client_port}"
+        self.hostgroup: int = int(account.get("default_hostgroup") or 0)
+        self.backend: Any = None
+        self.last_warnings: list[Warning_] = []
+        self.command = "Sleep"
+        self.info: str | None = None
+        self.since = time.monotonic()
+        self.task: Any = None
+
+    @property
+    def schema(self) -> str | None:
+        return self.backend.schema if self.backend is not None else None
+
+
+class SqlFrontend:
+    def __init__(self, core: "Core", engine: Any, hooks: HookRunner):
+        self.core, self.engine, self.hooks = core, engine, hooks
+        self.sessions: dict[int, SqlSession] = {}
+        self._next_id = 0
+        self.digest_options = DigestOptions()
+        self.commands_stats = self.query_digests = True
+        self.track_hostname = False
+        core.variables.on_change(lambda changed: self.apply_variables())
+        self.apply_variables()
+
+    def apply_variables(self) -> None:
+        v = self.core.variables
+        self.commands_stats = v.get_bool("mysql-commands_stats")
+        self.query_digests = v.get_bool("mysql-query_digests")
+        self.track_hostname = v.get_bool("mysql-query_digests_track_hostname")
+        self.digest_options = DigestOptions(
+            lowercase=v.get_bool("mysql-query_digests_lowercase"), no_digits=v.get_bool("mysql-query_digests_no_digits"),
+            replace_null=v.get_bool("mysql-query_digests_replace_null"),
+            keep_comment=v.get_bool("mysql-query_digests_keep_comment"),
+            grouping_limit=v.get_int("mysql-query_digests_grouping_limit"),
+            groups_grouping_limit=v.get_int("mysql-query_digests_groups_grouping_limit"),
+            max_digest_length=v.get_int("mysql-query_digests_max_digest_length"),
+            max_query_length=v.get_int("mysql-query_digests_max_query_length"))
+
+    # -- connections --------------------------------------------------------------------------
+    def lookup_account(self, username: str, host: str) -> Account | None:
+        user = self.core.runtime.users_by_name.get(username)
+        if user is None or not user.get("frontend", 1):
+            return None
+        denied = None
+        if len(self.sessions) >= self.core.variables.get_int("mysql-max_connections"):
+            denied = ProxydError("Too many connections", 1040, "08004")
+        elif sum(1 for s in self.sessions.values() if s.user == username) >= int(user.get("max_connections") or 0):
+            denied = ProxydError(f"User '{username}' has exceeded the 'max_user_connections' resource", 1226, "42000")
+        return Account(username, user.get("password"), "user", denied)
+
+    def new_session(self, conn: Any, account: Account | None) -> SqlSession:
+        assert account is not None
+        self._next_id += 1
+        row = self.core.runtime.users_by_name.get(account.name) or {"username": account.name}
+        session = SqlSession(self, conn, row, self._next_id)
+        schema = conn.session.database or row.get("default_schema") or None
+        session.backend = self.engine.session(None)
+        if schema:
+            try:
+                session.backend.use(schema)
+            except ProxydError:
+                log.info("user %s: default schema '%s' does not exist", account.name, schema)
+        self.sessions[session.connection_id] = session
+        self.core.stats.globals["Client_Connections_created"] += 1
+        return session
+
+    def closed(self, session: SqlSession | None) -> None:
+        if session is None:
+            return
+        self.sessions.pop(session.connection_id, None)
+        try:
+            session.backend.close()
+        except Exception:
+            log.exception("closing backend session failed")
+
+    def status_flags(self, session: SqlSession | None) -> int:
+        flags = 0
+        b = session.backend if session is not None else None
+        if b is None or b.autocommit:
+            flags |= ServerStatus.SERVER_STATUS_AUTOCOMMIT
+        if b is not None and b.in_transaction:
+            flags |= ServerStatus.SERVER_STATUS_IN_TRANS
+        return flags
+
+    async def init_db(self, session: SqlSession, schema: str) -> Ok:
+        session.backend.use(schema)
+        return Ok()
+
+    async def reset_session(self, session: SqlSession) -> None:
+        session.backend.close()
+        session.backend = self.engine.session(session.account.get("default_schema") or None)
+        session.last_warnings = []
+
+    # -- statements ---------------------------------------------------------------------------
+    async def execute(self, session: SqlSession, sql: str) -> list[Ok | ResultSet | ProxydError]:
+        pieces = split_statements(sql) if session.conn.multi_statements else [sql]
+        results: list[Ok | ResultSet | ProxydError] = []
+        for piece in pieces:
+            res = await self.run(session, piece)
+            results.append(res)
+            if isinstance(res, ProxydError):
+                break
+        return results
+
+    async def run(self, session: SqlSession, sql: str, params: list | None = None,
+                  rewrite: bool = True) -> Ok | ResultSet | ProxydError:
+        if sql[:1] in "SsKk/ " and (m := _SESSION_STMT.match(sql)):
+            return self._session_statement(session, m)
+        session.command, session.info, session.since = "Query", sql, time.monotonic()
+        ctx = QueryContext(sql, user=session.user, client_address=session.client_address, schema=session.schema,
+                           connection_id=session.connection_id, hostgroup=session.hostgroup, params=params,
+                           session=session, digest_options=self.digest_options)
+        start = time.perf_counter_ns()
+        out = await run_statement(ctx, self.hooks, self._execute, rewrite=rewrite)
+        elapsed = (time.perf_counter_ns() - start) // 1000
+        session.command, session.info = "Sleep", None
+        if isinstance(out, ProxydError):
+            session.last_warnings = [*ctx.warnings, Warning_("Error", out.code, out.message)]
+        else:
+            if ctx.warnings:
+                out.warnings = [*ctx.warnings, *out.warnings]
+            session.last_warnings = out.warnings
+        self._count(ctx, out, elapsed)
+        return out
+
+    async def _execute(self, ctx: QueryContext) -> Ok | ResultSet:
+        return await ctx.session.backend.execute(ctx.sql, ctx.params)
+
+    def _count(self, ctx: QueryContext, out: Any, elapsed_us: int) -> None:
+        stats = self.core.stats
+        stats.globals["Questions"] += 1
+        if self.commands_stats:
+            stats.commands.record(ctx.kind, elapsed_us)
+        if self.query_digests:
+            d = ctx.digest
+            sent = len(out.rows) if isinstance(out, ResultSet) else 0
+            affected = out.affected_rows if isinstance(out, Ok) else 0
+            key = (ctx.hostgroup, ctx.schema or "", ctx.user, ctx.client_address.rsplit(":", 1)[0]
+                   if self.track_hostname else "", d.hex)
+            stats.digests.record(key, d.text, elapsed_us, affected, sent)
+
+    def _session_statement(self, session: SqlSession, m: re.Match) -> Ok | ResultSet | ProxydError:
+        text = m.group(1)
+        if text[:1] in "Kk":
+            target = int(m.group(3))
+            if not self.kill(target, query_only=(m.group(2) or "").upper() == "QUERY"):
+                return ProxydError(f"Unknown thread id: {target}", 1094, "HY000")
+            return Ok()
+        w = _SHOW_WARN.match(text)
+        if not w:
+            return ProxydError(f"You have an error in your SQL syntax near '{text[:40]}'", 1064, "42000")
+        ws = session.last_warnings
+        if w.group(2).upper() == "ERRORS":
+            ws = [x for x in ws if x.level == "Error"]
+        if w.group(1):
+            return ResultSet([f"@@session.{w.group(2).lower()[:-1]}_count"], [(len(ws),)], types=[ColumnType.LONGLONG])
+        rows = [(x.level, x.code, x.message) for x in ws]
+        if w.group(4):
+            off = int(w.group(3) or 0)
+            rows = rows[off: off + int(w.group(4))]
+        return ResultSet(["Level", "Code", "Message"], rows,
+                         types=[ColumnType.VAR_STRING, ColumnType.LONGLONG, ColumnType.VAR_STRING])
+
+    def kill(self, connection_id: int, query_only: bool = False) -> bool:
+        from mysql_mimic.constants import KillKind
+
+        target = self.sessions.get(connection_id)
+        if target is None:
+            return False
+        target.conn.kill(KillKind.QUERY if query_only else KillKind.CONNECTION)
+        return True
+
+    # -- prepared statements ------------------------------------------------------------------
+    async def prepare(self, session: SqlSession, stmt: "PreparedStatement") -> None:
+        ctx = QueryContext(stmt.sql, user=session.user, client_address=session.client_address,
+                           schema=session.schema, connection_id=session.connection_id, hostgroup=session.hostgroup,
+                           session=session, digest_options=self.digest_options)
+        if self.hooks.any:
+            await self.hooks.rewrite(ctx)  # rewrite plugins act once, at prepare time
+        stmt.state = ctx.sql
+        stmt.num_params = session.backend.describe_params(ctx.sql)
+        describe = getattr(session.backend, "describe_columns", None)
+        if describe is not None:
+            stmt.columns = describe(ctx.sql)
+
+    async def execute_prepared(self, session: SqlSession, stmt: "PreparedStatement", params: list) -> Any:
+        return await self.run(session, stmt.state, params=params, rewrite=False)
+
+    def close_prepared(self, session: SqlSession, stmt: "PreparedStatement") -> None:
+        stmt.state = None
+
+    async def field_list(self, session: SqlSession, table: str) -> list[tuple[str, int]]:
+        res = await session.backend.execute(f"SHOW COLUMNS FROM `{table.replace('`', '``')}`")
+        return [(str(r[0]), ColumnType.VAR_STRING) for r in res.rows]
+
+    # -- introspection ------------------------------------------------------------------------
+    def processlist_rows(self) -> list[tuple]:
+        now = time.monotonic()
+        return [(0, s.connection_id, s.user, s.schema, s.client_host, s.client_port, s.hostgroup, "", 0, "", 0,
+                 s.command, int((now - s.since) * 1000), s.info, 0, "") for s in self.sessions.values()]
+
+
