@@ -34,7 +34,8 @@ from typing import Any, NamedTuple, Sequence
 
 from proxyd.errors import ParseError, ProxydError
 
-__all__ = ["Scanned", "scan", "inline", "collapse_rows", "strip_comments", "first_word"]
+__all__ = ["Scanned", "scan", "inline", "collapse_rows", "strip_comments", "first_word", "PreparedShapes",
+           "count_placeholders"]
 
 _MAX_INT = 2 ** 63 - 1
 
@@ -77,6 +78,7 @@ _TOKEN = re.compile(
     r"""|(?P<q>\?))""",
     re.S)
 _PREFIX = re.compile(r"(?<![\w$])(_[A-Za-z0-9]+|[nNxXbB])\Z")
+_finditer = _TOKEN.finditer
 
 _ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "%": "\\%", "_": "\\_"}
 _UNESCAPE = {q: re.compile(rf"\\(.)|{q}{q}", re.S) for q in "'\""}
@@ -118,26 +120,33 @@ def scan(sql: str, params: Sequence[Any] | None = None) -> Scanned:
     pieces: list[str] = []
     values: list[Any] = []
     raws: list[str | None] = []
+    add_piece, add_value, add_raw = pieces.append, values.append, raws.append
     pos = 0
     nparam = 0
-    for m in _TOKEN.finditer(sql):
+    for m in _finditer(sql):
         kind = m.lastgroup
-        if kind == "id":
-            continue
-        if kind == "n":
+        if kind == "n":  # the common case first, inline
             t = m.group()
+            start = m.start()
             if t.isdigit():
-                v: Any = int(t)
-                if v > _MAX_INT:
-                    v = _MAX_INT
+                v: Any = int(t) if len(t) < 19 else min(int(t), _MAX_INT)
             else:
                 v = float(t)
-        elif kind == "q":
+            add_piece(sql[pos:start])
+            add_value(v)
+            add_raw(t)
+            pos = start + len(t)
+            continue
+        if kind == "id":
+            continue
+        if kind == "q":
             if params is None:
                 raise ParseError(_near(sql, m.start()))
             if nparam >= len(params):
                 raise ProxydError("Incorrect arguments to mysqld_stmt_execute", 1210, "HY000")
-            v = _param(params[nparam])
+            v = params[nparam]
+            if v is not _PARAM:
+                v = _param(v)
             nparam += 1
             pieces.append(sql[pos:m.start()])
             values.append(v)
@@ -175,6 +184,41 @@ def scan(sql: str, params: Sequence[Any] | None = None) -> Scanned:
     return Scanned("?".join(pieces), pieces, values, raws)
 
 
+_BASIC = (int, float, str, bytes, type(None))
+_PARAM = object()  # where a client parameter goes in a cached shape
+
+
+class PreparedShapes:
+    """Scans of prepared statements by text, for re-execution with new parameters: only the
+    parameter values change, so the regex pass runs once per statement text. Bounded: emptied
+    when full."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._shapes: dict[str, tuple[Scanned, tuple[int, ...]]] = {}
+
+    def scan(self, sql: str, params: Sequence[Any]) -> Scanned:
+        entry = self._shapes.get(sql)
+        if entry is None:
+            shape = scan(sql, [_PARAM] * len(params))
+            slots = tuple(i for i, v in enumerate(shape.values) if v is _PARAM)
+            entry = (shape, slots)
+            if len(self._shapes) >= self.size:
+                self._shapes.clear()
+            self._shapes[sql] = entry
+        shape, slots = entry
+        if len(slots) != len(params):
+            raise ProxydError("Incorrect arguments to mysqld_stmt_execute", 1210, "HY000")
+        if len(slots) == len(shape.values):  # parameters only (the usual prepared statement)
+            values = [v if type(v) in _BASIC and type(v) is not bool else _param(v) for v in params]
+        else:
+            values = list(shape.values)
+            for i, pos in enumerate(slots):
+                v = params[i]
+                values[pos] = v if type(v) in _BASIC and type(v) is not bool else _param(v)
+        return Scanned(shape.template, shape.pieces, values, shape.raws)
+
+
 def inline(s: Scanned, slots: Sequence[int] | None) -> tuple[str, list[Any]]:
     """The statement with the literals of ``slots`` (all literals if None) back in the text, and the
     remaining bindings. Client parameters always stay placeholders."""
@@ -201,22 +245,37 @@ def count_placeholders(text: str) -> int:
     return sum(1 for m in _TOKEN.finditer(text) if m.lastgroup == "q")
 
 
-# A VALUES list whose rows are all the same text once literals are "?": (?,?,NOW()),(?,?,NOW()),...
-_ROWS = re.compile(r"\bVALUES?\s*(\((?:[^()`]|\([^()]*\))*\))((?:\s*,\s*\1)+)", re.I)
+_VALUES_KW = re.compile(r"\bVALUES?\s*(?=\()", re.I)
+_ROW = re.compile(r"\s*(\((?:[^()`]|\([^()]*\))*\))")
+_NEXT_ROW = re.compile(r"\s*,\s*(\((?:[^()`]|\([^()]*\))*\))")
+_SPACE = re.compile(r"\s+")
 
 
 def collapse_rows(template: str) -> tuple[str, int, int, int] | None:
-    """For a multi-row INSERT/REPLACE whose rows are identical templates: the single-row template,
-    the number of rows, the number of bindings before the rows and the number per row."""
-    m = _ROWS.search(template)
+    """For a multi-row INSERT/REPLACE whose rows are all the same template (spacing aside): the
+    single-row template, the number of rows, the number of bindings before the rows and the number
+    per row. None if the statement has a single row or rows of different shapes."""
+    m = _VALUES_KW.search(template)
     if m is None:
         return None
-    head = template[:m.start(1)]
+    first = _ROW.match(template, m.end())
+    if first is None:
+        return None
+    head = template[:first.start(1)]
     if "`" in head and "?" in head:
         return None  # a "?" inside a quoted name would make the binding count below wrong
-    row = m.group(1)
-    nrows = 1 + m.group(2).count(row)
-    return head + row + template[m.end(2):], nrows, head.count("?"), row.count("?")
+    row = first.group(1)
+    shape = _SPACE.sub("", row)
+    nrows = 1
+    pos = first.end()
+    while (nxt := _NEXT_ROW.match(template, pos)) is not None:
+        if _SPACE.sub("", nxt.group(1)) != shape:
+            return None
+        nrows += 1
+        pos = nxt.end()
+    if nrows == 1:
+        return None
+    return head + row + template[pos:], nrows, head.count("?"), row.count("?")
 
 
 _FIRST = re.compile(r"\s*\(*\s*([A-Za-z_]+)")

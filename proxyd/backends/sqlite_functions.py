@@ -12,8 +12,10 @@ MySQL's conventions as far as SQLite's type system allows:
 * Functions of the session (``LAST_INSERT_ID()``, ``DATABASE()``, ``USER()``, ``CONNECTION_ID()``,
   ``FOUND_ROWS()``, ``ROW_COUNT()``, system and user variables) read the object passed to
   :func:`register` (the session), so one connection serves exactly one session.
-* ``SLEEP(n)`` really sleeps with ``time.sleep``. The session never lets it run on the event loop:
-  statements that mention SLEEP run on a worker thread (see :mod:`proxyd.backends.embedded`).
+* ``SLEEP(n)`` really blocks its thread, waiting on the session's ``sleep_interrupt`` event: it
+  returns 0, or 1 at once when the event is set (the session's ``interrupt()``/``close()``, which
+  also make SQLite abort the statement with 1317). The session never lets it run on the event
+  loop: statements that mention SLEEP run on a worker thread (see :mod:`proxyd.backends.embedded`).
 * ``DATE_ADD``/``DATE_SUB`` here take three arguments ``(date, amount, 'UNIT')``: the translator
   rewrites ``DATE_ADD(d, INTERVAL n DAY)`` and ``d + INTERVAL n DAY`` into that form.
 
@@ -26,9 +28,11 @@ from __future__ import annotations
 import base64
 import calendar
 import hashlib
+import itertools
 import math
 import random
 import re
+import threading
 import time
 import uuid
 import zlib
@@ -50,6 +54,7 @@ class SessionInfo(Protocol):
     found_rows: int
     row_count: int
     user_vars: dict[str, Any]
+    sleep_interrupt: threading.Event
 
     def sysvar(self, name: str) -> Any: ...
 
@@ -664,13 +669,6 @@ def _inet_ntoa(v: Any) -> str | None:
     return ".".join(str((n >> s) & 255) for s in (24, 16, 8, 0)) if 0 <= n < 2 ** 32 else None
 
 
-def _sleep(seconds: Any) -> int:
-    # Only ever reached on a worker thread (the session routes statements mentioning SLEEP there).
-    if seconds is not None:
-        time.sleep(max(0.0, float(_num(seconds) or 0)))
-    return 0
-
-
 def _mod(a: Any, b: Any) -> int | float | None:
     x, y = _num(a), _num(b)
     if x is None or y is None or y == 0:
@@ -744,6 +742,9 @@ def _aggregate(factory: Callable[[], Any]) -> Callable[[], tuple[Any, Callable, 
     return make
 
 
+# UUID_SHORT(): MySQL's layout (server id, start time, counter) with server id 0
+_uuid_short = itertools.count((int(time.time()) & 0xFFFFFFFF) << 24)
+
 # name -> (function, number of arguments or -1, deterministic)
 _PURE: list[tuple[str, Callable[..., Any], int]] = [
     ("CONCAT", _concat, -1), ("CONCAT_WS", _concat_ws, -1), ("IF", _if, 3), ("IFNULL", _ifnull, 2),
@@ -804,7 +805,7 @@ _VOLATILE: list[tuple[str, Callable[..., Any], int]] = [
     ("CURTIME", _curtime, 0), ("CURTIME", _curtime, 1),
     ("UNIX_TIMESTAMP", _unix_timestamp, 0), ("UNIX_TIMESTAMP", _unix_timestamp, 1),
     ("RAND", _rand, 0), ("RAND", _rand, 1), ("UUID", lambda: str(uuid.uuid1()), 0),
-    ("SLEEP", _sleep, 1),
+    ("UUID_SHORT", lambda: next(_uuid_short), 0),
 ]
 
 
@@ -835,6 +836,12 @@ def register(conn: apsw.Connection, session: SessionInfo, version: str) -> None:
     def uservar(name: str) -> Any:
         return session.user_vars.get(name.lower())
 
+    def sleep(seconds: Any) -> int:
+        # Only ever reached on a worker thread (the session routes statements mentioning SLEEP there).
+        if seconds is None:
+            return 0
+        return 1 if session.sleep_interrupt.wait(max(0.0, float(_num(seconds) or 0))) else 0
+
     for name, fn, nargs in (
         ("LAST_INSERT_ID", last_insert_id, 0), ("LAST_INSERT_ID", last_insert_id, 1),
         ("DATABASE", lambda: session.schema, 0), ("SCHEMA", lambda: session.schema, 0),
@@ -842,6 +849,6 @@ def register(conn: apsw.Connection, session: SessionInfo, version: str) -> None:
         ("USER", lambda: session.user, 0), ("SESSION_USER", lambda: session.user, 0),
         ("SYSTEM_USER", lambda: session.user, 0), ("CURRENT_USER", lambda: session.user, 0),
         ("FOUND_ROWS", lambda: session.found_rows, 0), ("ROW_COUNT", lambda: session.row_count, 0),
-        ("_PROXYD_SYSVAR", sysvar, 1), ("_PROXYD_USERVAR", uservar, 1),
+        ("_PROXYD_SYSVAR", sysvar, 1), ("_PROXYD_USERVAR", uservar, 1), ("SLEEP", sleep, 1),
     ):
         conn.create_scalar_function(name, fn, nargs, deterministic=False)
