@@ -78,11 +78,7 @@ class Daemon:
         self._open_data_path()
 
     def _open_data_path(self) -> None:
-        try:
-            from proxyd.backends.embedded import EmbeddedEngine
-        except ImportError:  # TEMPORARY while the embedded backend is being written
-            log.warning("embedded backend unavailable: SQL port disabled")
-            return
+        from proxyd.backends.embedded import EmbeddedEngine
         from proxyd.sql_frontend import SqlFrontend
 
         self.engine = EmbeddedEngine(self.core.datadir)

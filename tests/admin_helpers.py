@@ -33,11 +33,22 @@ class Res:
     info: str
 
 
+def ok_info(message: bytes | str | None) -> bytes:
+    """The OK packet's info text as PyMySQL hands it over, without the length prefix.
+
+    Servers length-prefix the info; PyMySQL reads the rest of the packet, prefix byte included.
+    """
+    info = message.encode() if isinstance(message, str) else (message or b"")
+    if info and info[0] == len(info) - 1:
+        info = info[1:]
+    return info
+
+
 def run(conn: pymysql.connections.Connection, sql: str) -> Res:
     with conn.cursor() as cur:
         cur.execute(sql)
         r = cur._result  # PyMySQL keeps the OK packet's details here
-        info = r.message or b""
+        info = ok_info(r.message)
         return Res(list(cur.fetchall()), [d[0] for d in cur.description] if cur.description else None,
                    r.affected_rows, r.warning_count, info.decode() if isinstance(info, bytes) else str(info))
 

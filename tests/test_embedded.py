@@ -906,13 +906,13 @@ def test_fast_path_refuses_what_it_cannot_prove(sql):
     assert fast_plan(sql, "db") is None
 
 
-def test_describe_result_without_running(db):
-    assert db.describe_result("SELECT id, name, n + 1 FROM t WHERE id = ?") == \
-        (["id", "name", "n + 1"], [ColumnType.LONGLONG, ColumnType.VAR_STRING, ColumnType.VAR_STRING])
-    assert db.describe_result("SELECT SLEEP(1)") == (["SLEEP(1)"], [ColumnType.LONGLONG])
-    assert db.describe_result("UPDATE t SET n = ? WHERE id = ?") is None
-    assert db.describe_result("SHOW TABLES") is None
-    assert db.describe_result("SELECT * FROM nope") is None
+def test_describe_columns_without_running(db):
+    assert db.describe_columns("SELECT id, name, n + 1 FROM t WHERE id = ?") == \
+        [("id", ColumnType.LONGLONG), ("name", ColumnType.VAR_STRING), ("n + 1", ColumnType.VAR_STRING)]
+    assert db.describe_columns("SELECT SLEEP(1)") == [("SLEEP(1)", ColumnType.LONGLONG)]
+    assert db.describe_columns("UPDATE t SET n = ? WHERE id = ?") == []
+    assert db.describe_columns("SHOW TABLES") == []
+    assert db.describe_columns("SELECT * FROM nope") == []
     x(db, "SELECT SLEEP(0)")  # and nothing ran: no rows were read, the statement still works
     assert rows(db, "SELECT id, name, n + 1 FROM t WHERE id = ?", [1]) == [(1, "a", 2)]
 

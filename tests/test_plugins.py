@@ -17,6 +17,8 @@ from typing import Any, Iterator
 
 import pluggy
 import pymysql
+
+from tests.admin_helpers import ok_info
 import pytest
 
 from proxyd import HOST_ABI, hookspecs
@@ -60,8 +62,7 @@ def ok(conn: pymysql.connections.Connection, sql: str) -> tuple[int, str]:
     """Run a statement that answers OK: (rows affected, info text)."""
     with conn.cursor() as cur:
         affected = cur.execute(sql)
-    message = conn._result.message if conn._result is not None else b""
-    return affected, message.decode() if isinstance(message, bytes) else (message or "")
+    return affected, ok_info(conn._result.message if conn._result is not None else None).decode()
 
 
 def error(conn: pymysql.connections.Connection, sql: str) -> tuple[int, str]:

@@ -32,7 +32,7 @@ same shape run as one prepared single-row statement over all rows (``executemany
 savepoint, so the statement stays atomic.
 
 Additions to the frontend's contract: ``session(schema, user=…, connection_id=…)`` (for USER() and
-CONNECTION_ID()), :meth:`EmbeddedSession.describe_result` (a prepared statement's columns, without
+CONNECTION_ID()), :meth:`EmbeddedSession.describe_columns` (a prepared statement's columns, without
 running it) and :meth:`EmbeddedSession.interrupt` (KILL QUERY: the statement fails with 1317).
 
 String comparisons are case-insensitive where a text column with MySQL's default collation is
@@ -321,20 +321,20 @@ class EmbeddedSession:
     def describe_params(self, sql: str) -> int:
         return count_placeholders(sql)
 
-    def describe_result(self, sql: str) -> tuple[list[str], list[int]] | None:
-        """Column names and type codes a statement will return, without running it (for
-        COM_STMT_PREPARE's column definitions); None if it returns no result set or if that
-        cannot be known before running it (SHOW, EXPLAIN…). Columns typed by their values are
-        reported as VAR_STRING."""
+    def describe_columns(self, sql: str) -> list[tuple[str, int]]:
+        """(name, type code) of the columns a statement will return, without running it (for
+        COM_STMT_PREPARE's column definitions); empty if it returns no result set or if that
+        cannot be known before running it (SHOW, EXPLAIN…: the result brings its own columns).
+        Columns whose type comes from their values are reported as VAR_STRING."""
         try:
             s = self._shapes.scan(sql, [None] * count_placeholders(sql))
             if first_word(s.template) not in _DML_WORDS:
-                return None
+                return []
             plan, values, _ = self._resolve(s)
             if plan.kind == "sleep":
-                return list(plan.names or ("SLEEP",)), [int(ColumnType.LONGLONG)]
+                return [(name, int(ColumnType.LONGLONG)) for name in plan.names or ("SLEEP",)]
             if plan.kind != "select":
-                return None
+                return []
             for name in plan.schemas:
                 self.ensure_attached(name)
             if plan.info_schema:
@@ -342,11 +342,11 @@ class EmbeddedSession:
             if plan.names is None:
                 self._traced(plan, values[:plan.nbind], run=False)
                 if plan.names is None:
-                    return None
+                    return []
         except (ProxydError, apsw.Error):
-            return None
+            return []  # the error comes back when the statement runs
         types = column_types([d or "TEXT" for d in plan.decltypes or ()], ())
-        return list(plan.names), types
+        return list(zip(plan.names, types))
 
     def use(self, schema: str) -> None:
         name = schema.lower()

@@ -46,6 +46,8 @@ Fix-ups for what sqlglot's SQLite output gets wrong (each has a test in tests/te
 * ``LIKE`` gets ``ESCAPE '\\'`` (MySQL's default escape character); ``COLLATE x_bin`` → BINARY,
   other collations → NOCASE. ``a XOR b`` → ``XOR(a, b)``.
 * ``@@var`` / ``@var`` → session lookups; ``SQL_CALC_FOUND_ROWS`` gives the plan a count query.
+* ``(SELECT …) UNION (SELECT …)`` loses the parentheses SQLite rejects (a member with its own
+  ORDER BY/LIMIT becomes a subquery); ``WITH ROLLUP`` is refused with 1235.
 * ``FOR UPDATE`` / ``LOCK IN SHARE MODE`` and index hints are dropped (SQLite's write lock is
   per database file, see :mod:`proxyd.backends.embedded`).
 * Identifiers are always double-quoted, so MySQL column names that are SQLite keywords work.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from mysql_mimic.types import Capabilities, str_len, uint_1, uint_2, uint_len
 
 _PROTO41 = Capabilities.CLIENT_PROTOCOL_41
-_TRACK = Capabilities.CLIENT_SESSION_TRACK
 
 
 def ok_packet(capabilities: int, status: int, affected_rows: int = 0, last_insert_id: int = 0,
@@ -14,9 +13,9 @@ def ok_packet(capabilities: int, status: int, affected_rows: int = 0, last_inser
     if capabilities & _PROTO41:
         parts += [uint_2(status), uint_2(min(warnings, 0xFFFF))]
     if info:
-        data = info.encode()
-        # With SESSION_TRACK the info is length-prefixed; otherwise it is the rest of the packet.
-        parts.append(str_len(data) if capabilities & _TRACK else data)
+        # Length-prefixed, as MySQL and MariaDB servers send it: libmariadb (mysql CLI, sysbench)
+        # always reads a length-encoded string here and reports a malformed packet otherwise.
+        parts.append(str_len(info.encode()))
     return b"".join(parts)
 
 
