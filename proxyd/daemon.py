@@ -251,7 +251,18 @@ def run_daemon(config: Config, datadir: str, **options: Any) -> int:
         log.error("start-up failed: %s", exc)
         rc = EXIT_FAILURE
     else:
-        return asyncio.run(daemon.run())
+        return run_loop(daemon.run())
+
+
+def run_loop(main: Any) -> int:
+    """Run the daemon on uvloop when it is installed (faster sockets and scheduling), else asyncio."""
+    try:
+        if os.environ.get("PROXYD_NO_UVLOOP"):
+            raise ImportError
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
     if daemon is not None:  # a failed first boot leaves no proxyd.db behind
         daemon.core.discard_failed_boot()
     return rc

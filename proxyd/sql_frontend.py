@@ -24,6 +24,7 @@ log = logging.getLogger("proxyd.sql")
 
 _SESSION_STMT = re.compile(r"\s*(?:/\*.*?\*/\s*)*(SHOW\s+(?:COUNT\(\*\)\s+)?(?:WARNINGS|ERRORS)\b.*|"
                            r"KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+))\s*;?\s*$", re.I | re.S)
+_AUTOCOMMIT, _IN_TRANS = int(ServerStatus.SERVER_STATUS_AUTOCOMMIT), int(ServerStatus.SERVER_STATUS_IN_TRANS)
 _SHOW_WARN = re.compile(r"SHOW\s+(COUNT\(\*\)\s+)?(WARNINGS|ERRORS)(?:\s+LIMIT\s+(?:(\d+)\s*,\s*)?(\d+))?\s*;?\s*$",
                         re.I)
 
@@ -113,13 +114,10 @@ class SqlFrontend:
             log.exception("closing backend session failed")
 
     def status_flags(self, session: SqlSession | None) -> int:
-        flags = 0
         b = session.backend if session is not None else None
-        if b is None or b.autocommit:
-            flags |= ServerStatus.SERVER_STATUS_AUTOCOMMIT
-        if b is not None and b.in_transaction:
-            flags |= ServerStatus.SERVER_STATUS_IN_TRANS
-        return flags
+        if b is None:
+            return _AUTOCOMMIT
+        return (_AUTOCOMMIT if b.autocommit else 0) | (_IN_TRANS if b.in_transaction else 0)
 
     async def init_db(self, session: SqlSession, schema: str) -> Ok:
         session.backend.use(schema)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from mysql_mimic.charset import CharacterSet
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.results import ResultColumn
-from mysql_mimic.types import Capabilities, ColumnType, ServerStatus, uint_len
+from mysql_mimic.types import Capabilities, ColumnType, uint_len
 
 from proxyd.errors import ProxydError, to_proxyd_error
 from proxyd.results import Ok, ResultSet
@@ -42,6 +42,20 @@ def _charset_for(t: int, is_bytes: bool = False) -> int:
     return binary.BINARY_CHARSET if t in _NUMERIC or is_bytes or t == ColumnType.BLOB else 255
 
 
+_COLUMN_PACKETS: dict[tuple[str, int], bytes] = {}
+
+
+def _column_packet(name: Any, t: int) -> bytes:
+    """Column definitions repeat with every result of a statement shape: build each once."""
+    key = (name, t)
+    pkt = _COLUMN_PACKETS.get(key)
+    if pkt is None:
+        if len(_COLUMN_PACKETS) > 4096:
+            _COLUMN_PACKETS.clear()
+        pkt = _COLUMN_PACKETS[key] = binary.column_definition(str(name), t, _charset_for(t))
+    return pkt
+
+
 class SqlConnection(ProxydConnection):
     """Connection on the SQL port (6033)."""
 
@@ -56,7 +70,7 @@ class SqlConnection(ProxydConnection):
         return bool(self.capabilities & Capabilities.CLIENT_MULTI_STATEMENTS)
 
     def refresh_status(self) -> None:
-        self.status_flags = ServerStatus(self.frontend.status_flags(self.proxyd_session))
+        self.status_flags = self.frontend.status_flags(self.proxyd_session)  # a plain int: no Enum on the hot path
 
     # -- writing results ------------------------------------------------------------------------
     async def write_results(self, results: Sequence[Ok | ResultSet | ProxydError]) -> None:
@@ -70,7 +84,7 @@ class SqlConnection(ProxydConnection):
             types = binary.settle_types(rs.rows, types)
         pkts = [uint_len(n)]
         for name, t in zip(rs.columns, types):
-            pkts.append(binary.column_definition(str(name), t, _charset_for(t)))
+            pkts.append(_column_packet(name, t))
         deprecate_eof = self.deprecate_eof()
         if not deprecate_eof:
             pkts.append(eof_packet(self.capabilities, self.status_flags))
