@@ -1,0 +1,455 @@
+"""One connection to a MySQL/MariaDB server: asyncmy for the handshake, lean command I/O here.
+
+Why not asyncmy's cursors: a cursor round trip builds a result object, a field-descriptor object per
+column and converted Python values per query, and asyncmy's ``prepare()`` discards the column
+definitions COM_STMT_PREPARE returns (which our clients need). A proxy needs less: the column names
+and types (identical for every execution of the same statement, so parsed once and cached by their
+raw bytes), and row values it can hand to the client writer without re-encoding. So asyncmy does the
+connect / TLS / authentication, and this module writes command packets straight to its transport and
+reads replies from its receive buffer, using asyncmy's Cython row parsers (``parse_rows_from_buffer``,
+``parse_binary_rows_from_buffer``) and its ``pack_binary_params`` for COM_STMT_EXECUTE.
+
+Row values handed to the frontend:
+
+* text protocol (COM_QUERY): every value is the server's bytes, unchanged (the text protocol writer
+  sends bytes as they are), NULL is None;
+* binary protocol (COM_STMT_EXECUTE): integers and floating-point values are Python numbers, DATE /
+  DATETIME / TIMESTAMP / TIME are their MySQL text (bytes; asyncmy would turn zero dates into None),
+  everything else the server's bytes.
+
+Column types follow the server's, except that text BLOBs (TEXT columns) are reported as VAR_STRING and
+binary strings (BINARY/VARBINARY) as BLOB: the frontend derives a column's character set from its type,
+so this keeps "text" and "bytes" apart for the client.
+
+Server-side prepared statements (the binary protocol) live per connection: :meth:`BackendConn.prepared`
+prepares a statement on first use on this connection and keeps it (LRU, 256 per connection), so a
+pooled connection that has not seen a statement prepares it transparently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Sequence
+
+from asyncmy import errors as my_errors
+from asyncmy.connection import Connection as _AsyncmyConnection
+from asyncmy.protocol import pack_binary_params, parse_binary_rows_from_buffer, parse_rows_from_buffer, \
+    skip_packets_from_buffer
+from mysql_mimic.types import ColumnType
+
+from proxyd.errors import ProxydError
+from proxyd.results import Ok, ResultSet, Warning_
+
+if TYPE_CHECKING:
+    from proxyd.backends.mysql import ServerPool
+
+__all__ = ["BackendConn", "Columns", "connect", "SERVER_STATUS_IN_TRANS", "SERVER_STATUS_AUTOCOMMIT"]
+
+COM_QUIT, COM_INIT_DB, COM_QUERY, COM_PING = 0x01, 0x02, 0x03, 0x0E
+COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_RESET_CONNECTION = 0x16, 0x17, 0x19, 0x1F
+SERVER_STATUS_IN_TRANS, SERVER_STATUS_AUTOCOMMIT, SERVER_MORE_RESULTS_EXISTS = 0x01, 0x02, 0x08
+_CLIENT_FOUND_ROWS, _CLIENT_MULTI_STATEMENTS = 1 << 1, 1 << 16
+_MAX_PAYLOAD = 0xFFFFFF
+_STMT_CACHE = 256  # server-side statements kept per connection (MariaDB's global cap is 16382)
+_LOST = (2006, 2013, 2055)  # CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED
+
+_header = struct.Struct("<I")
+_u16 = struct.Struct("<H")
+_TEXT_BLOBS = {ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB}
+_BYTE_STRINGS = {ColumnType.VARCHAR, ColumnType.VAR_STRING, ColumnType.STRING}
+_TEMPORAL = {ColumnType.DATE, ColumnType.DATETIME, ColumnType.TIMESTAMP, ColumnType.TIME, 14}  # 14: NEWDATE
+_BINARY_CHARSET = 63
+_UNSIGNED = 32
+
+
+class Columns:
+    """The column definitions of a result, parsed once per distinct definition bytes."""
+
+    __slots__ = ("names", "types", "text_specs", "binary_specs", "temporal")
+
+    def __init__(self, defs: list[tuple[str, int, int, int, int]]):
+        self.names = tuple(d[0] for d in defs)
+        self.types = tuple(_client_type(t, charset) for _, t, charset, _, _ in defs)
+        # asyncmy row-parser specs: code 0 = keep the bytes, no converter
+        self.text_specs = tuple((0, None, None) for _ in defs)
+        # temporal values are read as length-prefixed bytes (their binary encoding is exactly that)
+        self.binary_specs = tuple((ColumnType.VAR_STRING if t in _TEMPORAL else t, bool(flags & _UNSIGNED), 0, None, None)
+                                  for _, t, _, flags, _ in defs)
+        self.temporal = tuple((i, t, dec) for i, (_, t, _, _, dec) in enumerate(defs) if t in _TEMPORAL)
+
+
+def _client_type(t: int, charset: int) -> int:
+    if t in _TEXT_BLOBS and charset != _BINARY_CHARSET:
+        return ColumnType.VAR_STRING
+    if t in _BYTE_STRINGS and charset == _BINARY_CHARSET:
+        return ColumnType.BLOB
+    return t
+
+
+_COLUMNS: dict[bytes, Columns] = {}
+_COLUMNS_MAX = 4096
+
+
+def _lenenc(data: bytes, pos: int) -> tuple[int, int]:
+    c = data[pos]
+    if c < 0xFB:
+        return c, pos + 1
+    if c == 0xFC:
+        return data[pos + 1] | data[pos + 2] << 8, pos + 3
+    if c == 0xFD:
+        return data[pos + 1] | data[pos + 2] << 8 | data[pos + 3] << 16, pos + 4
+    return int.from_bytes(data[pos + 1:pos + 9], "little"), pos + 9
+
+
+def _column_def(payload: bytes) -> tuple[str, int, int, int, int]:
+    """(name, type, charset, flags, decimals) of a column definition packet (protocol 4.1)."""
+    pos = 0
+    for _ in range(4):  # catalog, schema, table, org_table
+        n, pos = _lenenc(payload, pos)
+        pos += n
+    n, pos = _lenenc(payload, pos)
+    name = payload[pos:pos + n].decode("utf-8", "replace")
+    pos += n
+    n, pos = _lenenc(payload, pos)  # org_name
+    pos += n + 1  # and the length of the fixed fields (0x0c)
+    charset, _length, col_type, flags, decimals = struct.unpack_from("<HIBHB", payload, pos)
+    return name, col_type, charset, flags, decimals
+
+
+def _columns_from_block(block: bytes, count: int) -> Columns:
+    """Parse ``count`` framed column definition packets (4-byte headers included)."""
+    defs, pos = [], 0
+    for _ in range(count):
+        n = block[pos] | block[pos + 1] << 8 | block[pos + 2] << 16
+        defs.append(_column_def(block[pos + 4:pos + 4 + n]))
+        pos += 4 + n
+    return Columns(defs)
+
+
+def backend_error(exc: BaseException) -> ProxydError:
+    """An asyncmy exception as the ProxydError a client sees: the server's own code and SQLSTATE."""
+    if isinstance(exc, ProxydError):
+        return exc
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        code, message = args[0], str(args[1])
+    else:
+        code, message = 2013, f"Lost connection to the backend server ({type(exc).__name__}: {exc})"
+    sqlstate = getattr(exc, "sqlstate", None) or "HY000"
+    return ProxydError(message, code, sqlstate)
+
+
+class Prepared:
+    """A server-side statement on one connection."""
+
+    __slots__ = ("stmt_id", "params", "header", "columns")
+
+    def __init__(self, stmt_id: int, params: int, columns: Columns | None):
+        self.stmt_id, self.params, self.columns = stmt_id, params, columns
+        # statement id, no cursor, one iteration: fixed for every execute
+        self.header = stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00"
+
+
+class BackendConn:
+    """A pooled connection and what the pool knows about its session state."""
+
+    __slots__ = ("raw", "proto", "transport", "pool", "key", "schema", "state", "status", "stmts", "thread_id",
+                 "warnings", "sent", "recv", "idle_since", "broken")
+
+    def __init__(self, raw: _AsyncmyConnection, pool: "ServerPool", key: tuple):
+        self.raw = raw
+        self.proto = raw._proto
+        self.transport = raw._transport
+        self.pool, self.key = pool, key
+        self.schema: str | None = None  # the connection's default database
+        self.state: tuple = ()  # carried SET items applied, in order; () = as connected
+        self.status = raw.server_status  # status flags of the last OK/EOF
+        self.stmts: OrderedDict[str, Prepared] = OrderedDict()
+        self.thread_id = raw.server_thread_id[0] if raw.server_thread_id else 0
+        self.warnings = 0  # warning count of the last reply
+        self.sent = self.recv = 0  # payload bytes (for the pool's stats)
+        self.idle_since = time.monotonic()
+        self.broken = False
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def usable(self) -> bool:
+        """Still connected and in sync (the server may have closed an idle connection)."""
+        p = self.proto
+        return not self.broken and self.raw._connected and not p.eof and p.exc is None \
+            and self.transport is not None and not self.transport.is_closing()
+
+    def close(self) -> None:
+        self.broken = True
+        try:
+            if self.raw._connected and self.transport is not None and not self.transport.is_closing():
+                self.transport.write(b"\x01\x00\x00\x00\x01")  # COM_QUIT
+        except Exception:
+            pass
+        self.raw.close()
+
+    # -- commands ----------------------------------------------------------------------------------
+    def _send(self, command: int, body: bytes) -> None:
+        n = len(body) + 1
+        if n >= _MAX_PAYLOAD:
+            self._send_large(command, body)
+            return
+        try:
+            self.transport.write(_header.pack(n) + bytes((command,)) + body)  # sequence id 0
+        except Exception as exc:
+            self.broken = True
+            raise ProxydError(f"MySQL server has gone away ({exc})", 2006, "HY000") from exc
+        self.raw._next_seq_id = 1
+        self.sent += n
+
+    def _send_large(self, command: int, body: bytes) -> None:
+        data, seq = bytes((command,)) + body, 0
+        while True:
+            chunk, data = data[:_MAX_PAYLOAD], data[_MAX_PAYLOAD:]
+            self.transport.write(_header.pack(len(chunk) | seq << 24) + chunk)
+            seq = (seq + 1) & 0xFF
+            if len(chunk) < _MAX_PAYLOAD:
+                break
+        self.raw._next_seq_id = seq
+        self.sent += len(body) + 1
+
+    async def _packet(self) -> bytes:
+        """The next packet's payload; an ERR packet raises the server's error."""
+        try:
+            pkt = await self.raw.read_packet()
+        except my_errors.MySQLError as exc:
+            err = backend_error(exc)
+            if err.code in _LOST or not isinstance(exc, (my_errors.DatabaseError,)):
+                self.broken = True
+            raise err from None
+        except (asyncio.CancelledError, Exception):
+            self.broken = True  # a half-read reply: the stream is out of sync
+            raise
+        data = pkt.get_all_data()
+        self.recv += len(data) + 4
+        return data
+
+    async def query(self, sql: str) -> Ok | ResultSet:
+        self._send(COM_QUERY, sql.encode())
+        return await self._result(False)
+
+    async def init_db(self, schema: str) -> None:
+        self._send(COM_INIT_DB, schema.encode())
+        self._ok(await self._packet())
+        self.schema = schema
+
+    async def reset(self) -> None:
+        """COM_RESET_CONNECTION: rolls back, drops temporary tables, user variables, locks and
+        server-side statements; session variables back to their global values."""
+        self._send(COM_RESET_CONNECTION, b"")
+        self._ok(await self._packet())
+        self.stmts.clear()
+        self.state = (("names", "NAMES utf8mb4"),)  # unknown after a reset: forces a SET NAMES on next use
+
+    async def ping(self) -> None:
+        self._send(COM_PING, b"")
+        self._ok(await self._packet())
+
+    async def show_warnings(self) -> list[Warning_]:
+        res = await self.query("SHOW WARNINGS")
+        if not isinstance(res, ResultSet):
+            return []
+        return [Warning_(_text(r[0]), int(r[1]), _text(r[2])) for r in res.rows]
+
+    # -- prepared statements -------------------------------------------------------------------------
+    async def prepared(self, sql: str) -> Prepared:
+        st = self.stmts.get(sql)
+        if st is not None:
+            return st
+        self._send(COM_STMT_PREPARE, sql.encode())
+        data = await self._packet()
+        stmt_id = int.from_bytes(data[1:5], "little")
+        ncols, nparams = _u16.unpack_from(data, 5)[0], _u16.unpack_from(data, 7)[0]
+        eof = not self.raw._deprecate_eof
+        for _ in range(nparams + (1 if nparams and eof else 0)):
+            await self._packet()  # parameter definitions: the server says VAR_STRING for every "?"
+        columns = await self._columns(ncols) if ncols else None
+        st = Prepared(stmt_id, nparams, columns)
+        self.stmts[sql] = st
+        if len(self.stmts) > _STMT_CACHE:
+            _, old = self.stmts.popitem(last=False)
+            self._send(COM_STMT_CLOSE, old.stmt_id.to_bytes(4, "little"))  # no reply
+        return st
+
+    def forget(self, sql: str) -> None:
+        st = self.stmts.pop(sql, None)
+        if st is not None and self.usable:
+            self._send(COM_STMT_CLOSE, st.stmt_id.to_bytes(4, "little"))
+
+    async def execute(self, st: Prepared, params: Sequence[Any]) -> Ok | ResultSet:
+        if len(params) != st.params:
+            raise ProxydError("Incorrect arguments to mysqld_stmt_execute", 1210, "HY000")
+        body = st.header + pack_binary_params(tuple(params), "utf8") if params else st.header
+        self._send(COM_STMT_EXECUTE, body)
+        return await self._result(True)
+
+    # -- replies -----------------------------------------------------------------------------------
+    def _ok(self, data: bytes) -> Ok:
+        if data[0] != 0:
+            self.broken = True
+            raise ProxydError("Commands out of sync: expected an OK packet from the backend", 2014, "HY000")
+        affected, pos = _lenenc(data, 1)
+        insert_id, pos = _lenenc(data, pos)
+        self.status = data[pos] | data[pos + 1] << 8
+        self.warnings = data[pos + 2] | data[pos + 3] << 8
+        info = data[pos + 4:].decode("utf-8", "replace") if len(data) > pos + 4 else ""
+        return Ok(affected, insert_id, info)
+
+    async def _columns(self, n: int) -> Columns:
+        """Read ``n`` column definitions (and the EOF after them unless DEPRECATE_EOF)."""
+        raw, proto = self.raw, self.proto
+        eof = 0 if raw._deprecate_eof else 1
+        start = proto.pos
+        end, seq, got = skip_packets_from_buffer(proto.buffer, start, proto.length, raw._next_seq_id, n)
+        if got == n:  # all in the buffer (the usual case): one bytes object is the cache key
+            key = bytes(memoryview(proto.buffer)[start:end])
+            proto.pos, raw._next_seq_id = end, seq
+            self.recv += end - start
+            cols = _COLUMNS.get(key)
+            if cols is None:
+                if len(_COLUMNS) >= _COLUMNS_MAX:
+                    _COLUMNS.clear()
+                cols = _COLUMNS[key] = _columns_from_block(key, n)
+        else:
+            cols = Columns([_column_def(await self._packet()) for _ in range(n)])
+        if eof:
+            await self._packet()
+        return cols
+
+    async def _result(self, binary: bool) -> Ok | ResultSet:
+        """The reply to COM_QUERY / COM_STMT_EXECUTE. Further results (CALL) are read and dropped:
+        the first result set is returned, else the last OK."""
+        data = await self._packet()
+        first = data[0]
+        if first == 0:
+            out: Ok | ResultSet = self._ok(data)
+        elif first == 0xFB:
+            # LOCAL INFILE request (asyncmy does not advertise it, so a server should not send one)
+            self._send_raw_empty()
+            try:
+                await self._packet()
+            finally:
+                self.broken = True
+            raise ProxydError("LOAD DATA LOCAL INFILE is not supported through proxyd", 1148, "42000")
+        else:
+            out = await self._rows(_lenenc(data, 0)[0], binary)
+        while self.status & SERVER_MORE_RESULTS_EXISTS:
+            data = await self._packet()
+            more = self._ok(data) if data[0] == 0 else await self._rows(_lenenc(data, 0)[0], binary)
+            if isinstance(out, Ok):
+                out = more
+        return out
+
+    def _send_raw_empty(self) -> None:
+        self.transport.write(b"\x00\x00\x00" + bytes((self.raw._next_seq_id,)))
+        self.raw._next_seq_id = (self.raw._next_seq_id + 1) & 0xFF
+
+    async def _rows(self, ncols: int, binary: bool) -> ResultSet:
+        cols = await self._columns(ncols)
+        raw, proto = self.raw, self.proto
+        deprecate_eof = raw._deprecate_eof
+        rows: list[tuple] = []
+        if binary:
+            specs, parse = cols.binary_specs, parse_binary_rows_from_buffer
+        else:
+            specs, parse = cols.text_specs, parse_rows_from_buffer
+        while True:
+            start = proto.pos
+            pos, raw._next_seq_id = parse(proto.buffer, start, proto.length, specs, raw._next_seq_id, rows,
+                                          deprecate_eof)
+            proto.pos = pos
+            self.recv += pos - start
+            data = await self._packet()  # the end of the rows, or one the bulk parser left (large, split)
+            if data[0] == 0xFE and (len(data) < 9 or (deprecate_eof and len(data) < _MAX_PAYLOAD)):
+                break
+            rows.append(_one_row(data, specs, binary))
+        if deprecate_eof:  # an OK packet with an 0xFE header
+            _, pos = _lenenc(data, 1)
+            _, pos = _lenenc(data, pos)
+            self.status = data[pos] | data[pos + 1] << 8
+            self.warnings = data[pos + 2] | data[pos + 3] << 8
+        else:  # EOF: warnings, status
+            self.warnings = data[1] | data[2] << 8
+            self.status = data[3] | data[4] << 8
+        if binary and cols.temporal:
+            rows = [_temporal_text(r, cols.temporal) for r in rows]
+        return ResultSet(cols.names, rows, types=cols.types)
+
+
+def _one_row(data: bytes, specs: tuple, binary: bool) -> tuple:
+    """A row the bulk parser did not take (e.g. one over 16 MB): parse it from its own bytes."""
+    buf = bytearray(_header.pack(len(data)) if len(data) < _MAX_PAYLOAD else b"\xfe\xff\xff\x00") + data
+    rows: list[tuple] = []
+    if len(data) < _MAX_PAYLOAD:
+        parse = parse_binary_rows_from_buffer if binary else parse_rows_from_buffer
+        parse(buf, 0, len(buf), specs, 0, rows, False)
+        if rows:
+            return rows[0]
+    # Too large for the bulk parsers: asyncmy's packet object parses any size.
+    from asyncmy.protocol import MysqlPacket
+
+    pkt = MysqlPacket(bytes(data), "utf8")
+    return pkt.read_binary_row(specs) if binary else pkt.read_row(specs)
+
+
+def _temporal_text(row: tuple, temporal: tuple) -> tuple:
+    out = list(row)
+    for i, t, dec in temporal:
+        v = out[i]
+        if v is not None:
+            out[i] = _temporal(v, t, dec)
+    return tuple(out)
+
+
+def _temporal(b: bytes, t: int, dec: int) -> bytes:
+    """A binary-protocol DATE/DATETIME/TIMESTAMP/TIME value (without its length byte) as MySQL text."""
+    n = len(b)
+    frac = ""
+    if t == ColumnType.TIME:
+        if n == 0:
+            text = "00:00:00"
+        else:
+            neg, days = b[0], int.from_bytes(b[1:5], "little")
+            text = f"{'-' if neg else ''}{days * 24 + b[5]:02d}:{b[6]:02d}:{b[7]:02d}"
+            us = int.from_bytes(b[8:12], "little") if n >= 12 else 0
+            if 0 < dec <= 6:
+                frac = "." + f"{us:06d}"[:dec]
+        return (text + frac).encode()
+    y, mo, d = (int.from_bytes(b[0:2], "little"), b[2], b[3]) if n >= 4 else (0, 0, 0)
+    text = f"{y:04d}-{mo:02d}-{d:02d}"
+    if t == ColumnType.DATE or t == 14:
+        return text.encode()
+    h, mi, s = (b[4], b[5], b[6]) if n >= 7 else (0, 0, 0)
+    us = int.from_bytes(b[7:11], "little") if n >= 11 else 0
+    if 0 < dec <= 6:
+        frac = "." + f"{us:06d}"[:dec]
+    return f"{text} {h:02d}:{mi:02d}:{s:02d}{frac}".encode()
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+async def connect(pool: "ServerPool", key: tuple, user: str, password: str | None, *, found_rows: bool,
+                  timeout: float) -> BackendConn:
+    """Open and authenticate a connection to the pool's server with the client's credentials.
+
+    Multi-statements are switched off on the backend (a client that did not ask for them must get a
+    syntax error, not a second statement); CLIENT_FOUND_ROWS follows the client's choice.
+    """
+    raw = _AsyncmyConnection(user=user, password=password or "", host=pool.host, port=pool.port,
+                             charset="utf8mb4", autocommit=None, connect_timeout=max(timeout, 0.001),
+                             program_name="proxyd")
+    raw._client_flag &= ~_CLIENT_MULTI_STATEMENTS
+    if found_rows:
+        raw._client_flag |= _CLIENT_FOUND_ROWS
+    await asyncio.wait_for(raw.connect(), timeout)
+    return BackendConn(raw, pool, key)
