@@ -41,6 +41,7 @@ class Daemon:
         self.hooks = HookRunner(self.core.plugin_manager, lambda: [p.obj for p in self.core.plugins.plugins.values()])
         self.core.plugin_listeners.append(self.hooks.refresh)
         self.engine: Any = None  # the embedded SQLite engine, opened at boot
+        self.mysql: Any = None  # the mysql backend's pools, opened at boot
         self.sql: Any = None  # the SQL-port frontend
         self.sql_servers: list[asyncio.base_events.Server] = []
         self.sql_connections: set = set()
@@ -79,10 +80,16 @@ class Daemon:
 
     def _open_data_path(self) -> None:
         from proxyd.backends.embedded import EmbeddedEngine
+        from proxyd.backends.mysql import MysqlBackend
+        from proxyd.backends.router import Backends
         from proxyd.sql_frontend import SqlFrontend
 
         self.engine = EmbeddedEngine(self.core.datadir)
-        self.sql = SqlFrontend(self.core, self.engine, self.hooks)
+        self.mysql = MysqlBackend(self.core)
+        self.sql = SqlFrontend(self.core, self.engine, self.hooks, Backends(self.core, self.engine, self.mysql))
+        self.core.stats_providers["stats_mysql_connection_pool"] = self.mysql.pool_rows
+        self.core.stats_providers["stats_mysql_connection_pool_reset"] = lambda: self.mysql.pool_rows(reset=True)
+        self.core.gauges["Server_Connections_connected"] = self.mysql.connected
         self.hooks.refresh()
         self.client_killers.append(self.sql.kill)
         self.core.stats_providers["stats_mysql_processlist"] = self.sql.processlist_rows
@@ -168,6 +175,8 @@ class Daemon:
         for conn in list(self.admin_connections):
             conn.stream.writer.close()
         self.core.plugins.stop_all()
+        if self.mysql is not None:
+            self.mysql.close()
         if self.engine is not None:
             self.engine.close()
         self.core.store.close()
@@ -252,6 +261,9 @@ def run_daemon(config: Config, datadir: str, **options: Any) -> int:
         rc = EXIT_FAILURE
     else:
         return run_loop(daemon.run())
+    if daemon is not None:  # a failed first boot leaves no proxyd.db behind
+        daemon.core.discard_failed_boot()
+    return rc
 
 
 def run_loop(main: Any) -> int:
@@ -263,6 +275,3 @@ def run_loop(main: Any) -> int:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
-    if daemon is not None:  # a failed first boot leaves no proxyd.db behind
-        daemon.core.discard_failed_boot()
-    return rc
