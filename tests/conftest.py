@@ -15,6 +15,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# `plugin_distributions`: installs the example and test-only plugin distributions (session-wide).
+pytest_plugins = ["tests.plugin_support"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
