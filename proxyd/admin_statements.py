@@ -19,6 +19,7 @@ from proxyd.errors import (
     UnknownVariableError,
 )
 from proxyd.results import Ok, ResultSet
+from proxyd.sqltext import split_top_level
 
 if TYPE_CHECKING:
     from proxyd.admin import AdminFrontend, AdminSession
@@ -182,18 +183,7 @@ def format_ddl(sql: str) -> str:
     body = body.rstrip()
     if body.endswith(")"):
         body = body[:-1]
-    parts, depth, cur = [], 0, ""
-    for ch in body:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur.strip())
+    parts = [p.strip() for p in split_top_level(body)]
     return head.strip() + " (\n" + ",\n".join("    " + " ".join(p.split()) for p in parts if p) + ")"
 
 

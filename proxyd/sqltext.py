@@ -27,3 +27,31 @@ def split_statements(sql: str) -> list[str]:
     if tail.strip():
         out.append(tail)
     return out or [sql]
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split at ``sep`` outside parentheses, quotes and backquotes (backslash escapes honoured).
+
+    Pieces keep their surrounding blanks; an empty text gives ``[""]``.
+    """
+    out: list[str] = []
+    depth, start, quote, esc = 0, 0, "", False
+    for i, ch in enumerate(text):
+        if quote:
+            if esc:
+                esc = False
+            elif ch == "\\" and quote != "`":
+                esc = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out

@@ -97,6 +97,7 @@ from proxyd.backends.translate import INFO_SCHEMA, NoDatabaseSelected, Plan, Tra
 from proxyd.backends.translate_ddl import DdlPlan, NotSupported, translate_ddl
 from proxyd.errors import ProxydError, UnknownDatabaseError
 from proxyd.results import Ok, ResultSet, Warning_
+from proxyd.sqltext import split_top_level
 
 __all__ = ["EmbeddedEngine", "EmbeddedSession", "VERSION"]
 
@@ -1030,33 +1031,6 @@ _SET_SCOPE = re.compile(r"\s*(?:(GLOBAL|SESSION|LOCAL|PERSIST|PERSIST_ONLY)\s+|@
 _TXN = re.compile(r"\s*(?:(GLOBAL|SESSION)\s+)?TRANSACTION\s+(.+)$", re.I | re.S)
 
 
-def _split_commas(text: str) -> list[str]:
-    out, depth, cur, quote, esc = [], 0, [], "", False
-    for ch in text:
-        if quote:
-            cur.append(ch)
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
 async def _eval(self: EmbeddedSession, expr: str) -> Any:
     """The value of a SET right-hand side: a literal, a bare word (ON, utf8mb4…) or an expression."""
     sub = scan(expr)
@@ -1102,7 +1076,7 @@ async def _cmd_set(self: EmbeddedSession, s: Scanned) -> Ok:
         return Ok()
     m = _TXN.fullmatch(body)
     if m is not None:
-        for part in _split_commas(m.group(2)):
+        for part in split_top_level(m.group(2)):
             p = " ".join(part.upper().split())
             if p.startswith("ISOLATION LEVEL "):
                 self._vars["transaction_isolation"] = self._vars["tx_isolation"] = p[16:].replace(" ", "-")
@@ -1111,7 +1085,7 @@ async def _cmd_set(self: EmbeddedSession, s: Scanned) -> Ok:
             else:
                 raise syntax_error(part.strip())
         return Ok()
-    for item in _split_commas(body):
+    for item in split_top_level(body):
         names = re.fullmatch(r"\s*NAMES\s+(\S+?)(?:\s+COLLATE\s+(\S+))?\s*", item, re.I | re.S)
         if names is not None:
             for v in ("character_set_client", "character_set_connection", "character_set_results"):
@@ -1240,7 +1214,7 @@ async def _cmd_table_maintenance(self: EmbeddedSession, s: Scanned) -> ResultSet
         raise syntax_error(text)
     op = m.group(1).lower()
     rows = []
-    for raw in _split_commas(m.group(2)):
+    for raw in split_top_level(m.group(2)):
         parts = re.findall(r"`(?:[^`]|``)+`|[\w$]+", raw)
         schema = _sp_name(parts[0]).lower() if len(parts) == 2 else self.schema
         table = _sp_name(parts[-1])

@@ -40,6 +40,7 @@ from typing import Protocol
 import apsw
 from sqlglot import exp
 
+from proxyd.sqltext import split_top_level
 from proxyd.backends import embedded_show as catalog
 from proxyd.backends.translate import NoDatabaseSelected, build_plan, parse_mysql, quote_ident, syntax_error, to_sqlite
 from proxyd.errors import ProxydError, UnknownDatabaseError, UnknownTableError
@@ -367,27 +368,8 @@ _DROP_INDEX = re.compile(rf"\s*DROP\s+INDEX\s+(?P<name>{_ID})\s+ON\s+(?P<table>{
 
 
 def _split_top(text: str) -> list[str]:
-    out, depth, cur, quote = [], 0, [], ""
-    for ch in text:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-            continue
-        cur.append(ch)
-    if "".join(cur).strip():
-        out.append("".join(cur).strip())
-    return out
+    """Top-level comma-separated items, stripped, empty ones dropped."""
+    return [p.strip() for p in split_top_level(text) if p.strip()]
 
 
 def _key_parts(text: str) -> list[str]:
