@@ -151,9 +151,10 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_shutdown)
         try:
-            await self.open_listeners()
+            # SQL first: once the admin port answers (what tools wait for), the SQL port is open too.
             if self.sql is not None:
                 await self.open_sql_listeners()
+            await self.open_listeners()
         except OSError as exc:
             log.error("cannot open a listener: %s", exc)
             self.core.plugins.stop_all()

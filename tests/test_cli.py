@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pymysql
 import pytest
@@ -237,6 +238,9 @@ def test_errorlog_and_flush_logs(proxyd_factory):
     errorlog = p.dir / "logs" / "proxyd.err"
     write_cnf(p, extra=f'errorlog = "{errorlog}"\n')
     p.start()
+    deadline = time.monotonic() + 10  # the line is written just after the admin port opens
+    while "ready" not in errorlog.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert "ready" in errorlog.read_text()
     c = p.admin()
     rotated = errorlog.with_suffix(".err.1")
