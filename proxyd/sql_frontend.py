@@ -52,8 +52,11 @@ class SqlSession:
 
 
 class SqlFrontend:
-    def __init__(self, core: "Core", engine: Any, hooks: HookRunner):
+    def __init__(self, core: "Core", engine: Any, hooks: HookRunner, backends: Any = None):
+        from proxyd.backends.router import Backends
+
         self.core, self.engine, self.hooks = core, engine, hooks
+        self.backends = backends if backends is not None else Backends(core, engine, None)
         self.sessions: dict[int, SqlSession] = {}
         self._next_id = 0
         self.digest_options = DigestOptions()
@@ -94,12 +97,7 @@ class SqlFrontend:
         row = self.core.runtime.users_by_name.get(account.name) or {"username": account.name}
         session = SqlSession(self, conn, row, self._next_id)
         schema = conn.session.database or row.get("default_schema") or None
-        session.backend = self.engine.session(None)
-        if schema:
-            try:
-                session.backend.use(schema)
-            except ProxydError:
-                log.info("user %s: default schema '%s' does not exist", account.name, schema)
+        session.backend = self.backends.session_for(row, schema, client_flags=int(conn.capabilities))
         self.sessions[session.connection_id] = session
         self.core.stats.globals["Client_Connections_created"] += 1
         return session
@@ -125,7 +123,8 @@ class SqlFrontend:
 
     async def reset_session(self, session: SqlSession) -> None:
         session.backend.close()
-        session.backend = self.engine.session(session.account.get("default_schema") or None)
+        session.backend = self.backends.session_for(session.account, session.account.get("default_schema") or None,
+                                                    client_flags=int(session.conn.capabilities))
         session.last_warnings = []
 
     # -- statements ---------------------------------------------------------------------------
@@ -215,6 +214,10 @@ class SqlFrontend:
         if self.hooks.any:
             await self.hooks.rewrite(ctx)  # rewrite plugins act once, at prepare time
         stmt.state = ctx.sql
+        backend_prepare = getattr(session.backend, "prepare", None)
+        if backend_prepare is not None:  # a server-side prepare (mysql backend): its own counts and errors
+            stmt.num_params, stmt.columns = await backend_prepare(ctx.sql)
+            return
         stmt.num_params = session.backend.describe_params(ctx.sql)
         describe = getattr(session.backend, "describe_columns", None)
         if describe is not None:
@@ -228,7 +231,7 @@ class SqlFrontend:
 
     async def field_list(self, session: SqlSession, table: str) -> list[tuple[str, int]]:
         res = await session.backend.execute(f"SHOW COLUMNS FROM `{table.replace('`', '``')}`")
-        return [(str(r[0]), ColumnType.VAR_STRING) for r in res.rows]
+        return [(r[0].decode() if isinstance(r[0], bytes) else str(r[0]), ColumnType.VAR_STRING) for r in res.rows]
 
     # -- introspection ------------------------------------------------------------------------
     def processlist_rows(self) -> list[tuple]:

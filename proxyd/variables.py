@@ -158,6 +158,8 @@ def core_variables() -> list[Variable]:
         d("mysql-server_version", "8.0.11", doc="version announced to clients"),
         d("mysql-max_connections", "2048", int_range(1, 1000000), doc="client connections at most"),
         d("mysql-default_schema", "information_schema", doc="schema for users without one"),
+        d("mysql-connect_timeout_server", "1000", int_range(10, 3600 * 1000),
+          doc="ms allowed to reach a hostgroup's backend server before the statement fails (mysql backend)"),
         d("mysql-commands_stats", "true", boolean, doc="fill stats_mysql_commands_counters"),
         d("mysql-long_query_time", "1000", int_range(0, 20 * 24 * 3600 * 1000), doc="slow query threshold, ms"),
         d("mysql-query_digests", "true", boolean, doc="fill stats_mysql_query_digest"),

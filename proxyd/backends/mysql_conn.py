@@ -53,9 +53,11 @@ COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_RESET_CONNECTION = 0x16,
 SERVER_STATUS_IN_TRANS, SERVER_STATUS_AUTOCOMMIT, SERVER_MORE_RESULTS_EXISTS = 0x01, 0x02, 0x08
 _CLIENT_FOUND_ROWS, _CLIENT_MULTI_STATEMENTS = 1 << 1, 1 << 16
 _MAX_PAYLOAD = 0xFFFFFF
+_FAST_LIMIT = 1 << 16  # replies up to this size are parsed in one go from the receive buffer
 _STMT_CACHE = 256  # server-side statements kept per connection (MariaDB's global cap is 16382)
 _LOST = (2006, 2013, 2055)  # CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED
 
+_COMMAND_BYTES = [bytes((i,)) for i in range(256)]
 _header = struct.Struct("<I")
 _u16 = struct.Struct("<H")
 _TEXT_BLOBS = {ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB}
@@ -102,6 +104,11 @@ def _lenenc(data: bytes, pos: int) -> tuple[int, int]:
     if c == 0xFD:
         return data[pos + 1] | data[pos + 2] << 8 | data[pos + 3] << 16, pos + 4
     return int.from_bytes(data[pos + 1:pos + 9], "little"), pos + 9
+
+
+def _incomplete(buf: bytearray, pos: int, end: int) -> bool:
+    """The packet at ``pos`` is not all in the buffer yet."""
+    return end - pos < 4 or end - pos - 4 < (buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16)
 
 
 def _column_def(payload: bytes) -> tuple[str, int, int, int, int]:
@@ -157,7 +164,7 @@ class BackendConn:
     """A pooled connection and what the pool knows about its session state."""
 
     __slots__ = ("raw", "proto", "transport", "pool", "key", "schema", "state", "status", "stmts", "thread_id",
-                 "warnings", "sent", "recv", "idle_since", "broken")
+                 "warnings", "queries", "sent", "recv", "idle_since", "broken", "_slow")
 
     def __init__(self, raw: _AsyncmyConnection, pool: "ServerPool", key: tuple):
         self.raw = raw
@@ -170,17 +177,18 @@ class BackendConn:
         self.stmts: OrderedDict[str, Prepared] = OrderedDict()
         self.thread_id = raw.server_thread_id[0] if raw.server_thread_id else 0
         self.warnings = 0  # warning count of the last reply
-        self.sent = self.recv = 0  # payload bytes (for the pool's stats)
-        self.idle_since = time.monotonic()
+        self.queries = self.sent = self.recv = 0  # statements and payload bytes (the pool's stats)
+        self.idle_since = 0.0  # monotonic time it was last pooled
         self.broken = False
+        self._slow = False
 
     # -- state -----------------------------------------------------------------------------------
     @property
     def usable(self) -> bool:
-        """Still connected and in sync (the server may have closed an idle connection)."""
+        """Still connected and in sync (the server may have closed an idle connection: the protocol
+        then saw EOF; asyncmy's close() clears ``_connected``)."""
         p = self.proto
-        return not self.broken and self.raw._connected and not p.eof and p.exc is None \
-            and self.transport is not None and not self.transport.is_closing()
+        return not self.broken and not p.eof and p.exc is None and self.raw._connected
 
     def close(self) -> None:
         self.broken = True
@@ -198,7 +206,7 @@ class BackendConn:
             self._send_large(command, body)
             return
         try:
-            self.transport.write(_header.pack(n) + bytes((command,)) + body)  # sequence id 0
+            self.transport.write(b"".join((_header.pack(n), _COMMAND_BYTES[command], body)))  # sequence id 0
         except Exception as exc:
             self.broken = True
             raise ProxydError(f"MySQL server has gone away ({exc})", 2006, "HY000") from exc
@@ -232,9 +240,114 @@ class BackendConn:
         self.recv += len(data) + 4
         return data
 
-    async def query(self, sql: str) -> Ok | ResultSet:
-        self._send(COM_QUERY, sql.encode())
-        return await self._result(False)
+    async def query(self, sql: str, encoding: str = "utf-8") -> Ok | ResultSet:
+        """``encoding``: the connection's character_set_client (the session's SET NAMES)."""
+        self._send(COM_QUERY, sql.encode(encoding, "replace"))
+        return await self._reply(False)
+
+    async def _reply(self, binary: bool) -> Ok | ResultSet:
+        """The reply to the command just sent. A small plain reply (one OK, or one result set) is
+        parsed straight from asyncmy's receive buffer once it is all there: one wait, no packet
+        objects. Anything else (errors, large results, several results) takes the general reader;
+        nothing is consumed before the fast path succeeds, so it can always fall back."""
+        proto = self.proto
+        while proto.length - proto.pos < _FAST_LIMIT:
+            res = self._parse_buffered(binary)
+            if res is not None:
+                return res
+            if self._slow:
+                break
+            try:  # incomplete: wait for more bytes
+                await self.raw._fill_buffer(proto.length - proto.pos + 1)
+            except my_errors.MySQLError as exc:
+                self.broken = True
+                raise backend_error(exc) from None
+            except BaseException:
+                self.broken = True
+                raise
+        return await self._result(binary)
+
+    def _parse_buffered(self, binary: bool) -> Ok | ResultSet | None:
+        """The whole reply if the buffer holds it and it is plain; else None, with ``_slow`` set
+        when waiting for more bytes would not help."""
+        proto, raw = self.proto, self.raw
+        buf, start, end, seq = proto.buffer, proto.pos, proto.length, raw._next_seq_id
+        if end - start < 5:
+            self._slow = False
+            return None
+        n = buf[start] | buf[start + 1] << 8 | buf[start + 2] << 16
+        body = start + 4
+        if end - body < n:
+            self._slow = False
+            return None
+        self._slow = True
+        if buf[start + 3] != seq or n >= _MAX_PAYLOAD or n == 0:
+            return None
+        first = buf[body]
+        if first == 0:  # OK
+            affected = buf[body + 1]
+            if affected < 0xFB and buf[body + 2] < 0xFB:  # both one-byte numbers: the usual case
+                insert_id, pos = buf[body + 2], body + 3
+            else:
+                affected, pos = _lenenc(buf, body + 1)
+                insert_id, pos = _lenenc(buf, pos)
+            status = buf[pos] | buf[pos + 1] << 8
+            if status & SERVER_MORE_RESULTS_EXISTS:
+                return None
+            self.status = status
+            self.warnings = buf[pos + 2] | buf[pos + 3] << 8
+            info = bytes(buf[pos + 4:body + n]).decode("utf-8", "replace") if pos + 4 < body + n else ""
+            proto.pos = body + n
+            raw._next_seq_id = (seq + 1) & 0xFF
+            self.recv += 4 + n
+            return Ok(affected, insert_id, info)
+        if first >= 0xFB:  # an error, LOCAL INFILE, or over 250 columns
+            return None
+        # a result set: column definitions, then (unless DEPRECATE_EOF) an EOF, rows, terminator
+        cols_start = body + n
+        pos, seq, got = skip_packets_from_buffer(buf, cols_start, end, (seq + 1) & 0xFF, first)
+        if got != first:
+            self._slow = not _incomplete(buf, pos, end)
+            return None
+        defs_end = pos
+        deprecate_eof = raw._deprecate_eof
+        if not deprecate_eof:
+            pos, seq, got = skip_packets_from_buffer(buf, pos, end, seq, 1)
+            if got != 1:
+                self._slow = not _incomplete(buf, pos, end)
+                return None
+        key = bytes(buf[cols_start:defs_end])  # the same for every run of a statement
+        cols = _COLUMNS.get(key)
+        if cols is None:
+            if len(_COLUMNS) >= _COLUMNS_MAX:
+                _COLUMNS.clear()
+            cols = _COLUMNS[key] = _columns_from_block(key, first)
+        rows: list[tuple] = []
+        if binary:
+            pos, seq = parse_binary_rows_from_buffer(buf, pos, end, cols.binary_specs, seq, rows, deprecate_eof)
+        else:
+            pos, seq = parse_rows_from_buffer(buf, pos, end, cols.text_specs, seq, rows, deprecate_eof)
+        if _incomplete(buf, pos, end):
+            self._slow = False
+            return None
+        n = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+        body = pos + 4
+        if buf[pos + 3] != seq or buf[body] != 0xFE or n >= _MAX_PAYLOAD or (not deprecate_eof and n >= 9):
+            return None  # an error after some rows, or a row the bulk parser leaves (16 MB)
+        if deprecate_eof:  # an OK packet with a 0xFE header (affected rows and insert id: 0 here)
+            p = body + 3 if buf[body + 1] < 0xFB and buf[body + 2] < 0xFB else _lenenc(buf, _lenenc(buf, body + 1)[1])[1]
+            status, warnings = buf[p] | buf[p + 1] << 8, buf[p + 2] | buf[p + 3] << 8
+        else:  # EOF: warnings, status
+            warnings, status = buf[body + 1] | buf[body + 2] << 8, buf[body + 3] | buf[body + 4] << 8
+        if status & SERVER_MORE_RESULTS_EXISTS:
+            return None
+        self.status, self.warnings = status, warnings
+        proto.pos = body + n
+        raw._next_seq_id = (seq + 1) & 0xFF
+        self.recv += body + n - start
+        if binary and cols.temporal:
+            rows = [_temporal_text(r, cols.temporal) for r in rows]
+        return ResultSet(cols.names, rows, types=cols.types)
 
     async def init_db(self, schema: str) -> None:
         self._send(COM_INIT_DB, schema.encode())
@@ -260,11 +373,11 @@ class BackendConn:
         return [Warning_(_text(r[0]), int(r[1]), _text(r[2])) for r in res.rows]
 
     # -- prepared statements -------------------------------------------------------------------------
-    async def prepared(self, sql: str) -> Prepared:
+    async def prepared(self, sql: str, encoding: str = "utf-8") -> Prepared:
         st = self.stmts.get(sql)
         if st is not None:
             return st
-        self._send(COM_STMT_PREPARE, sql.encode())
+        self._send(COM_STMT_PREPARE, sql.encode(encoding, "replace"))
         data = await self._packet()
         stmt_id = int.from_bytes(data[1:5], "little")
         ncols, nparams = _u16.unpack_from(data, 5)[0], _u16.unpack_from(data, 7)[0]
@@ -284,12 +397,12 @@ class BackendConn:
         if st is not None and self.usable:
             self._send(COM_STMT_CLOSE, st.stmt_id.to_bytes(4, "little"))
 
-    async def execute(self, st: Prepared, params: Sequence[Any]) -> Ok | ResultSet:
+    async def execute(self, st: Prepared, params: Sequence[Any], encoding: str = "utf-8") -> Ok | ResultSet:
         if len(params) != st.params:
             raise ProxydError("Incorrect arguments to mysqld_stmt_execute", 1210, "HY000")
-        body = st.header + pack_binary_params(tuple(params), "utf8") if params else st.header
+        body = st.header + pack_binary_params(tuple(params), encoding) if params else st.header
         self._send(COM_STMT_EXECUTE, body)
-        return await self._result(True)
+        return await self._reply(True)
 
     # -- replies -----------------------------------------------------------------------------------
     def _ok(self, data: bytes) -> Ok:
@@ -438,6 +551,29 @@ def _text(v: Any) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
 
 
+def _address(pool: "ServerPool") -> dict[str, Any]:
+    """A hostname starting with "/" is the server's Unix socket (port 0), as in ProxySQL: cheaper
+    than TCP for a server on the same host."""
+    if pool.host.startswith("/"):
+        return {"unix_socket": pool.host}
+    return {"host": pool.host, "port": pool.port}
+
+
+async def kill_query(pool: "ServerPool", user: str, password: str | None, thread_id: int, timeout: float) -> None:
+    """Ask the server to stop a statement whose client went away (KILL, disconnect): closing our
+    end alone would leave it running until it next writes to the socket. Best effort."""
+    try:
+        raw = _AsyncmyConnection(user=user, password=password or "", autocommit=None,
+                                 connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
+        await asyncio.wait_for(raw.connect(), timeout)
+        try:
+            await asyncio.wait_for(raw.query(f"KILL QUERY {int(thread_id)}"), timeout)
+        finally:
+            raw.close()
+    except Exception:
+        pass
+
+
 async def connect(pool: "ServerPool", key: tuple, user: str, password: str | None, *, found_rows: bool,
                   timeout: float) -> BackendConn:
     """Open and authenticate a connection to the pool's server with the client's credentials.
@@ -445,9 +581,8 @@ async def connect(pool: "ServerPool", key: tuple, user: str, password: str | Non
     Multi-statements are switched off on the backend (a client that did not ask for them must get a
     syntax error, not a second statement); CLIENT_FOUND_ROWS follows the client's choice.
     """
-    raw = _AsyncmyConnection(user=user, password=password or "", host=pool.host, port=pool.port,
-                             charset="utf8mb4", autocommit=None, connect_timeout=max(timeout, 0.001),
-                             program_name="proxyd")
+    raw = _AsyncmyConnection(user=user, password=password or "", charset="utf8mb4", autocommit=None,
+                             connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
     raw._client_flag &= ~_CLIENT_MULTI_STATEMENTS
     if found_rows:
         raw._client_flag |= _CLIENT_FOUND_ROWS

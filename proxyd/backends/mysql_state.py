@@ -38,6 +38,8 @@ class Effect(NamedTuple):
     kind: str
     detail: object = None
     sticky: str | None = None  # a SET that carries some items may also pin (e.g. SET @x=1, NAMES latin1)
+    local: bool = False  # a SET the session can take without asking the server (see _classify_set)
+    autocommit_on: bool = False  # the SET turns autocommit on (a no-op only if it is on already)
 
 
 # The leading word, after blanks and ordinary comments (an executable /*! */ comment is statement text).
@@ -154,7 +156,13 @@ def split_top_level(text: str) -> list[str]:
 
 
 def _classify_set(body: str) -> Effect | None:
-    """``body``: the statement after the word SET."""
+    """``body``: the statement after the word SET.
+
+    ``local`` marks a SET made only of character-set settings with names the server knows and
+    ``autocommit`` turned on: drivers send those when they connect, and the session can keep them
+    without a round trip (they reach a backend connection with the next statement). Anything else
+    runs on the server at once, so its errors come back at once.
+    """
     body = body.rstrip().rstrip(";")
     first = body.lstrip()[:12].upper()
     if first.startswith("STATEMENT"):
@@ -167,13 +175,16 @@ def _classify_set(body: str) -> Effect | None:
         return Effect(STICKY, "SET TRANSACTION")
     carried: list[tuple[str, str]] = []
     sticky: str | None = None
+    local, autocommit_on = True, False
     scope = "session"
     for item in split_top_level(body):
         if _NAMES.match(item):
             carried.append(("names", item.strip()))
+            local = local and _known_names(item)
             continue
         a = _ASSIGN.match(item)
         if a is None:
+            local = False
             if item.lstrip().startswith("@"):
                 sticky = "user variable"
                 continue
@@ -191,16 +202,75 @@ def _classify_set(body: str) -> Effect | None:
             item_scope = "session"  # @@name is the session variable
         name, value = a.group(3).lower(), a.group(4)
         if item_scope in ("global", "persist", "persist_only"):
+            local = False
             continue
         if name == "autocommit":
-            continue  # visible in the server status flags; the session pins while it is off
+            # visible in the server status flags; turning it off pins (the server must see it)
+            autocommit_on = value.strip("'\"").upper() in ("1", "ON", "TRUE")
+            local = local and autocommit_on
+            continue
         if name in _STICKY_VARS or not _LITERAL.fullmatch(value):
             sticky = f"SET {name}"
+            local = False
             continue
         carried.append((name, f"SESSION {name} = {value}"))
-    if not carried:
-        return Effect(STICKY, sticky) if sticky else None
-    return Effect(SET, tuple(carried), sticky)
+        local = local and name in CHARSET_VARS and _known_charset_value(value)
+    if not carried and sticky:
+        return Effect(STICKY, sticky)
+    if not carried and not local:
+        return None  # GLOBAL settings, autocommit=0…: the server's business, nothing to carry
+    return Effect(SET, tuple(carried), sticky, local and sticky is None, autocommit_on)
+
+
+def without_collation(item: str) -> str | None:
+    """``NAMES cs COLLATE x`` → ``NAMES cs`` (the charset's default collation), None if no COLLATE.
+    For clients that name a collation the backend lacks (MySQL 8's utf8mb4_0900_ai_ci on MariaDB)."""
+    m = _NAMES_PARTS.match(item)
+    if m is None or m.group(2) is None:
+        return None
+    return f"NAMES {m.group(1)}"
+
+
+_CHARSETS: frozenset[str] | None = None
+_COLLATIONS: frozenset[str] = frozenset()
+_NAMES_PARTS = re.compile(r"\s*(?:NAMES|CHARACTER\s+SET|CHARSET)\s+(\S+?)(?:\s+COLLATE\s+(\S+))?\s*$", re.I | re.S)
+
+
+def _known() -> tuple[frozenset[str], frozenset[str]]:
+    global _CHARSETS, _COLLATIONS
+    if _CHARSETS is None:
+        from asyncmy.charset import charset_by_id
+
+        names, collations = set(), set()
+        for i in range(1, 2048):
+            try:
+                c = charset_by_id(i)
+            except KeyError:
+                continue
+            names.add(c.name.lower())
+            collations.add(c.collation.lower())
+        _CHARSETS, _COLLATIONS = frozenset(names), frozenset(collations)
+    return _CHARSETS, _COLLATIONS
+
+
+def _unquote(v: str) -> str:
+    v = v.strip()
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"`" else v
+
+
+def _known_names(item: str) -> bool:
+    m = _NAMES_PARTS.match(item)
+    if m is None:
+        return False
+    charsets, collations = _known()
+    cs = _unquote(m.group(1)).lower()
+    return cs in charsets and (m.group(2) is None or _unquote(m.group(2)).lower() in collations)
+
+
+def _known_charset_value(value: str) -> bool:
+    charsets, collations = _known()
+    v = _unquote(value).lower()
+    return v in charsets or v in collations or value.upper() == "NULL"
 
 
 #: Variables a SET NAMES / SET CHARACTER SET overrides (dropped from the carried state when one runs).
