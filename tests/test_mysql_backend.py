@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import Proxyd, free_port
 
 DB, OTHER_DB = "pxt_shop", "pxt_other"
+SEQ_300 = "WITH RECURSIVE s (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300)"
 USERS = {"pxt_app": "app-pw", "pxt_nodb": "nodb-pw"}
 
 
@@ -46,10 +47,7 @@ def server():
     if srv is None:
         pytest.skip("no MariaDB/MySQL server: set PROXYD_TEST_MARIADB=host:port:user:password "
                     "(or run one on 127.0.0.1:3307, root without password)")
-    try:
-        conn = _admin_conn(srv)
-    except pymysql.MySQLError as exc:
-        pytest.skip(f"MariaDB/MySQL at {srv[0]}:{srv[1]} refused the test account: {exc}")
+    conn = _admin_conn(srv)  # PROXYD_TEST_MARIADB set but unusable: a failure, not a skip
     with conn.cursor() as cur:
         for db in (DB, OTHER_DB):
             cur.execute(f"DROP DATABASE IF EXISTS {db}")
@@ -294,6 +292,28 @@ def test_prepared_statement_moves_to_a_pooled_connection_that_never_saw_it(px, a
     holder.close()
 
 
+def test_prepared_statements_follow_each_sessions_schema(px, app, server):
+    root = _admin_conn(server)
+    with root.cursor() as cur:
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {DB}.marker (what VARCHAR(16))")
+        cur.execute(f"DELETE FROM {DB}.marker")
+        cur.execute(f"INSERT INTO {DB}.marker VALUES ('shop')")
+    root.close()
+
+    def client(schema: str):
+        cnx = mysql.connector.connect(host="127.0.0.1", port=px.sql_port, user="pxt_app", password="app-pw",
+                                      database=schema, autocommit=True, use_pure=True)
+        return cnx, cnx.cursor(prepared=True)
+    (a, ca), (b, cb) = client(DB), client(OTHER_DB)
+    for _ in range(3):  # the same statement text, alternately, over the same pooled connections
+        ca.execute("SELECT what FROM marker WHERE what <> ?", ("",))
+        assert ca.fetchall() == [("shop",)]
+        cb.execute("SELECT what FROM marker WHERE what <> ?", ("",))
+        assert cb.fetchall() == [("other",)]
+    a.close()
+    b.close()
+
+
 # -- pooling and pinning --------------------------------------------------------------------------------
 def test_sequential_clients_reuse_pooled_connections(px, app):
     px.query("SELECT * FROM stats_mysql_connection_pool_reset")
@@ -478,3 +498,25 @@ def test_kill_query_stops_the_statement_on_the_server(px, server):
         root.close()
     assert q(victim, "SELECT 1") == [(1,)]  # the client goes on (on another backend connection)
     victim.close()
+
+
+def test_large_results_procedures_and_temporal_values(px, app, server):
+    # > 64 KB: read by the general reader rather than in one go from the receive buffer
+    rows = q(app, f"{SEQ_300} SELECT n, REPEAT('x', 1000) FROM s")
+    assert len(rows) == 300 and rows[-1] == (300, "x" * 1000)
+    root = _admin_conn(server)
+    with root.cursor() as cur:
+        cur.execute(f"DROP PROCEDURE IF EXISTS {DB}.two_results")
+        cur.execute(f"CREATE PROCEDURE {DB}.two_results() BEGIN SELECT 1 AS a; SELECT 2 AS b; END")
+    root.close()
+    assert q(app, "CALL two_results()") == [(1,)]  # the first result (the others are read and dropped)
+    assert q(app, "SELECT 3") == [(3,)]  # and the connection is in sync afterwards
+    cnx = mysql.connector.connect(host="127.0.0.1", port=px.sql_port, user="pxt_app", password="app-pw",
+                                  database=DB, autocommit=True, use_pure=True)
+    cur = cnx.cursor(prepared=True)
+    cur.execute("SELECT CAST('-26:01:02.5' AS TIME(1)), CAST('2024-03-04 05:06:07.891' AS DATETIME(3)), "
+                "CAST('2024-03-04' AS DATE), CAST(NULL AS DATE), ? + 1", (41,))
+    assert cur.fetchall() == [("-26:01:02.5", "2024-03-04 05:06:07.891", "2024-03-04", None, 42)]
+    cur.execute(f"{SEQ_300} SELECT n, REPEAT('y', 1000) FROM s WHERE n > ?", (0,))
+    assert len(cur.fetchall()) == 300
+    cnx.close()

@@ -2,7 +2,8 @@
 
 Servers and pools
 -----------------
-* The servers are the runtime ``mysql_servers`` rows (not ``embedded`` ones); the backend rebuilds its
+* The servers are the runtime ``mysql_servers`` rows (not ``embedded`` ones; a hostname starting with
+  ``/`` is the server's Unix socket, port 0, as in ProxySQL); the backend rebuilds its
   map when ``LOAD MYSQL SERVERS TO RUNTIME`` swaps the snapshot (a ``core.runtime.listeners`` callback).
   A server that stays keeps its pool and counters; a removed one is dropped: its idle connections are
   closed at once, busy ones when they are released. Only ``ONLINE`` servers get new work; a server

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -78,8 +77,9 @@ class Columns:
         # asyncmy row-parser specs: code 0 = keep the bytes, no converter
         self.text_specs = tuple((0, None, None) for _ in defs)
         # temporal values are read as length-prefixed bytes (their binary encoding is exactly that)
-        self.binary_specs = tuple((ColumnType.VAR_STRING if t in _TEMPORAL else t, bool(flags & _UNSIGNED), 0, None, None)
-                                  for _, t, _, flags, _ in defs)
+        self.binary_specs = tuple(
+            (ColumnType.VAR_STRING if t in _TEMPORAL else t, bool(flags & _UNSIGNED), 0, None, None)
+            for _, t, _, flags, _ in defs)
         self.temporal = tuple((i, t, dec) for i, (_, t, _, _, dec) in enumerate(defs) if t in _TEMPORAL)
 
 
@@ -174,7 +174,7 @@ class BackendConn:
         self.schema: str | None = None  # the connection's default database
         self.state: tuple = ()  # carried SET items applied, in order; () = as connected
         self.status = raw.server_status  # status flags of the last OK/EOF
-        self.stmts: OrderedDict[str, Prepared] = OrderedDict()
+        self.stmts: OrderedDict[tuple, Prepared] = OrderedDict()  # (sql, schema, state) -> statement
         self.thread_id = raw.server_thread_id[0] if raw.server_thread_id else 0
         self.warnings = 0  # warning count of the last reply
         self.queries = self.sent = self.recv = 0  # statements and payload bytes (the pool's stats)
@@ -251,13 +251,8 @@ class BackendConn:
         objects. Anything else (errors, large results, several results) takes the general reader;
         nothing is consumed before the fast path succeeds, so it can always fall back."""
         proto = self.proto
-        while proto.length - proto.pos < _FAST_LIMIT:
-            res = self._parse_buffered(binary)
-            if res is not None:
-                return res
-            if self._slow:
-                break
-            try:  # incomplete: wait for more bytes
+        while True:
+            try:  # the previous reply was consumed whole: anything buffered is new, wait for more
                 await self.raw._fill_buffer(proto.length - proto.pos + 1)
             except my_errors.MySQLError as exc:
                 self.broken = True
@@ -265,6 +260,13 @@ class BackendConn:
             except BaseException:
                 self.broken = True
                 raise
+            if proto.length - proto.pos >= _FAST_LIMIT:
+                break
+            res = self._parse_buffered(binary)
+            if res is not None:
+                return res
+            if self._slow:
+                break
         return await self._result(binary)
 
     def _parse_buffered(self, binary: bool) -> Ok | ResultSet | None:
@@ -335,7 +337,10 @@ class BackendConn:
         if buf[pos + 3] != seq or buf[body] != 0xFE or n >= _MAX_PAYLOAD or (not deprecate_eof and n >= 9):
             return None  # an error after some rows, or a row the bulk parser leaves (16 MB)
         if deprecate_eof:  # an OK packet with a 0xFE header (affected rows and insert id: 0 here)
-            p = body + 3 if buf[body + 1] < 0xFB and buf[body + 2] < 0xFB else _lenenc(buf, _lenenc(buf, body + 1)[1])[1]
+            if buf[body + 1] < 0xFB and buf[body + 2] < 0xFB:
+                p = body + 3
+            else:
+                p = _lenenc(buf, _lenenc(buf, body + 1)[1])[1]
             status, warnings = buf[p] | buf[p + 1] << 8, buf[p + 2] | buf[p + 3] << 8
         else:  # EOF: warnings, status
             warnings, status = buf[body + 1] | buf[body + 2] << 8, buf[body + 3] | buf[body + 4] << 8
@@ -374,8 +379,12 @@ class BackendConn:
 
     # -- prepared statements -------------------------------------------------------------------------
     async def prepared(self, sql: str, encoding: str = "utf-8") -> Prepared:
-        st = self.stmts.get(sql)
+        # The server resolves unqualified names in the default database (and parses with the
+        # sql_mode) of prepare time: a statement is only reused in the same schema and SET state.
+        key = (sql, self.schema, self.state)
+        st = self.stmts.get(key)
         if st is not None:
+            self.stmts.move_to_end(key)  # least recently used goes first
             return st
         self._send(COM_STMT_PREPARE, sql.encode(encoding, "replace"))
         data = await self._packet()
@@ -386,14 +395,14 @@ class BackendConn:
             await self._packet()  # parameter definitions: the server says VAR_STRING for every "?"
         columns = await self._columns(ncols) if ncols else None
         st = Prepared(stmt_id, nparams, columns)
-        self.stmts[sql] = st
+        self.stmts[key] = st
         if len(self.stmts) > _STMT_CACHE:
             _, old = self.stmts.popitem(last=False)
             self._send(COM_STMT_CLOSE, old.stmt_id.to_bytes(4, "little"))  # no reply
         return st
 
     def forget(self, sql: str) -> None:
-        st = self.stmts.pop(sql, None)
+        st = self.stmts.pop((sql, self.schema, self.state), None)
         if st is not None and self.usable:
             self._send(COM_STMT_CLOSE, st.stmt_id.to_bytes(4, "little"))
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from proxyd.sqltext import split_top_level
+
 # Effect kinds (None means "nothing to do").
 USE = "use"  # detail: the schema name
 SET = "set"  # detail: the carried assignments, as (key, SQL text of the assignment)
@@ -64,11 +66,15 @@ _STICKY_VARS = frozenset({"insert_id", "last_insert_id", "identity", "rand_seed1
                           "gtid_next", "gtid_seq_no", "profiling", "sql_log_bin", "transaction_isolation",
                           "tx_isolation", "transaction_read_only", "tx_read_only", "session_track_state_change",
                           "session_track_schema", "session_track_system_variables", "session_track_transaction_info"})
-# A value we can replay elsewhere: a number, a quoted string, a bare word (ON, DEFAULT, utf8mb4…), or a
-# list of those separated by commas is not possible at the SET level (commas split assignments).
-_LITERAL = re.compile(r"""[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|[A-Za-z_][\w$]*""")
+# A value that means the same on any connection, so it can be replayed: a literal. An expression
+# (CONCAT(@@sql_mode, …), a subquery) may not: it pins instead.
+_LITERAL = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"  # a number
+                      r"""|'(?:[^'\\]|\\.|'')*'"""  # a string in single quotes
+                      r'''|"(?:[^"\\]|\\.|"")*"'''  # or double quotes
+                      r"|[A-Za-z_][\w$]*")  # a word: ON, DEFAULT, utf8mb4…
 _ASSIGN = re.compile(r"""\s*(?:(GLOBAL|SESSION|LOCAL|PERSIST|PERSIST_ONLY)\s+)?"""
-                     r"""(?:@@(?:(global|session|local|persist|persist_only)\.)?)?([A-Za-z_][\w$]*)\s*(?::=|=)\s*(.*?)\s*$""",
+                     r"""(?:@@(?:(global|session|local|persist|persist_only)\.)?)?"""
+                     r"""([A-Za-z_][\w$]*)\s*(?::=|=)\s*(.*?)\s*$""",
                      re.I | re.S)
 _NAMES = re.compile(r"\s*(?:NAMES|CHARACTER\s+SET|CHARSET)\s+\S.*$", re.I | re.S)
 
@@ -121,38 +127,6 @@ def classify(sql: str) -> Effect | None:
     if "@" in sql and _USER_VAR.search(_QUOTED.sub("''", sql)) is not None:
         return Effect(STICKY, "user variable")
     return None
-
-
-def split_top_level(text: str) -> list[str]:
-    """Split at commas outside quotes, backquotes and parentheses."""
-    out: list[str] = []
-    depth, start, i, n = 0, 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "'\"`":
-            j = i + 1
-            while j < n:
-                if text[j] == "\\" and c != "`":
-                    j += 2
-                    continue
-                if text[j] == c:
-                    if j + 1 < n and text[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = j + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-        i += 1
-    out.append(text[start:])
-    return out
 
 
 def _classify_set(body: str) -> Effect | None:
