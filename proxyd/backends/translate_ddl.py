@@ -431,7 +431,7 @@ def _drop_index(m: re.Match[str], schema: str | None, cat: DdlCatalog) -> DdlPla
 _DROP_TABLE = re.compile(rf"\s*DROP\s+(?P<temp>TEMPORARY\s+)?(?P<kind>TABLES?|VIEW)\s+(?P<ie>IF\s+EXISTS\s+)?"
                          rf"(?P<names>{_QNAME}(?:\s*,\s*{_QNAME})*)\s*(?:RESTRICT|CASCADE)?\s*$", re.I | re.S)
 _TRUNCATE = re.compile(rf"\s*TRUNCATE\s+(?:TABLE\s+)?(?P<table>{_QNAME})\s*$", re.I | re.S)
-_RENAME = re.compile(rf"\s*RENAME\s+TABLES?\s+(?P<pairs>.+)$", re.I | re.S)
+_RENAME = re.compile(r"\s*RENAME\s+TABLES?\s+(?P<pairs>.+)$", re.I | re.S)
 _PAIR = re.compile(rf"\s*(?P<a>{_QNAME})\s+TO\s+(?P<b>{_QNAME})\s*$", re.I | re.S)
 _CREATE_VIEW = re.compile(
     rf"\s*CREATE\s+(?P<orrep>OR\s+REPLACE\s+)?(?:(?:ALGORITHM\s*=\s*\w+|DEFINER\s*=\s*\S+|SQL\s+SECURITY\s+\w+)\s+)*"
