@@ -386,11 +386,17 @@ def _key_parts(text: str) -> list[str]:
     return cols
 
 
+def _existing_table(cat: DdlCatalog, sch: str, table: str, *, base_only: bool = False) -> None:
+    """Refuse with 1146 unless ``sch.table`` exists (a base table, not a view, when ``base_only``)."""
+    _require_schema(cat, sch)
+    kind = catalog.table_kind(cat.conn, sch, table)
+    if kind is None or (base_only and kind != "BASE TABLE"):
+        raise UnknownTableError(f"Table '{sch}.{table}' doesn't exist")
+
+
 def _create_index(m: re.Match[str], schema: str | None, cat: DdlCatalog) -> DdlPlan:
     sch, table = _split_qname(m.group("table"), schema)
-    _require_schema(cat, sch)
-    if catalog.table_kind(cat.conn, sch, table) is None:
-        raise UnknownTableError(f"Table '{sch}.{table}' doesn't exist")
+    _existing_table(cat, sch, table)
     name = _unq(m.group("name"))
     unique = (m.group("kind") or "").strip().upper() == "UNIQUE"
     existing = {ix.name.lower() for ix in catalog.indexes(cat.conn, sch, table)}
@@ -414,9 +420,7 @@ def _sqlite_index_name(cat: DdlCatalog, schema: str, table: str, name: str) -> s
 
 def _drop_index(m: re.Match[str], schema: str | None, cat: DdlCatalog) -> DdlPlan:
     sch, table = _split_qname(m.group("table"), schema)
-    _require_schema(cat, sch)
-    if catalog.table_kind(cat.conn, sch, table) is None:
-        raise UnknownTableError(f"Table '{sch}.{table}' doesn't exist")
+    _existing_table(cat, sch, table)
     name = _unq(m.group("name"))
     if name.upper() == "PRIMARY":
         raise NotSupported("DROP PRIMARY KEY")
@@ -456,9 +460,7 @@ def _drop_tables(m: re.Match[str], schema: str | None) -> DdlPlan:
 
 def _truncate(m: re.Match[str], schema: str | None, cat: DdlCatalog) -> DdlPlan:
     sch, table = _split_qname(m.group("table"), schema)
-    _require_schema(cat, sch)
-    if catalog.table_kind(cat.conn, sch, table) != "BASE TABLE":
-        raise UnknownTableError(f"Table '{sch}.{table}' doesn't exist")
+    _existing_table(cat, sch, table, base_only=True)
     plan = DdlPlan("truncate", schema=sch, tables=[table])
     plan.statements.append(f"DELETE FROM {quote_ident(sch)}.{quote_ident(table)}")
     has_seq = cat.conn.execute(f"SELECT 1 FROM {quote_ident(sch)}.sqlite_master WHERE name = 'sqlite_sequence'").fetchone()
@@ -518,10 +520,8 @@ def _alter_table(tree: exp.Alter, schema: str | None, cat: DdlCatalog) -> DdlPla
     sch = tbl.args["db"].name.lower() if tbl.args.get("db") is not None else schema
     if sch is None:
         raise NoDatabaseSelected()
-    _require_schema(cat, sch)
     table = tbl.name
-    if catalog.table_kind(cat.conn, sch, table) != "BASE TABLE":
-        raise UnknownTableError(f"Table '{sch}.{table}' doesn't exist")
+    _existing_table(cat, sch, table, base_only=True)
     plan = DdlPlan("alter_table", schema=sch, tables=[table])
     qname = f"{quote_ident(sch)}.{quote_ident(table)}"
     replacements: dict[str, str | None] = {}  # column → new definition (rebuild)
