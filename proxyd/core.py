@@ -87,6 +87,12 @@ class Core:
     def plugins_changed(self) -> None:
         for fn in list(self.plugin_listeners):
             fn()
+        loaded = list(self.plugins.plugins)
+        for impl in self.plugin_manager.hook.plugins_changed.get_hookimpls():
+            try:
+                impl.function(loaded=loaded)
+            except Exception:
+                log.exception("plugin '%s' failed in plugins_changed", impl.plugin_name)
 
     def core_table_names(self) -> set[str]:
         return self._core_tables

@@ -14,7 +14,8 @@ A plugin also declares two attributes:
     ties in cnf order, and stop in reverse.
 
 Lifecycle hooks (``init``, ``start``, ``stop``, ``status_json``) are called for one plugin at a
-time, in that order; the plugin's own implementation is the only one called. Query-path hooks
+time, in that order; the plugin's own implementation is the only one called. ``plugins_changed``
+is broadcast to every plugin implementing it. Query-path hooks
 (``pre_parse``, ``post_parse``, ``before_execution``, ``after_execution``, ``query_done``) run for
 every statement on the SQL port, each plugin's implementation in load order.
 """
@@ -77,6 +78,18 @@ def status_json() -> dict | str | None:
 
     Return a JSON-serialisable dict or a JSON text. Called whenever those are read; keep it
     cheap. If it raises, the column shows ``{"error": "<message>"}``.
+    """
+
+
+@hookspec
+def plugins_changed(loaded: list[str]) -> None:
+    """Notice that the set of loaded plugins changed (a plugin was initialized or removed).
+
+    Called on every loaded plugin implementing it, after each ``init`` that succeeded (at start-up
+    and ``LOAD PLUGIN``) and after each removal (``UNLOAD``/``RELOAD PLUGIN``). ``loaded`` names the
+    plugins now loaded, in load order. Use it to drop caches built from other plugins' hooks (the
+    filter engine re-collects its action registry here); the newcomer may not have started yet.
+    Exceptions are logged and ignored.
     """
 
 

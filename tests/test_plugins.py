@@ -405,6 +405,22 @@ def test_hot_load_and_unload(main, conn):
     assert error(conn, "LOAD PLUGIN") == (1064, "a plugin name is required")
 
 
+def test_plugins_changed_is_broadcast_on_load_and_unload(conn):
+    def seen() -> list[list[str]]:
+        return json.loads(dict(rows(conn, "SELECT name, status_json FROM runtime_plugins"))["t_watcher"])["seen"]
+
+    ok(conn, "LOAD PLUGIN t_watcher")
+    try:
+        first = seen()
+        assert first and first[-1][-1] == "t_watcher"  # told about its own arrival
+        ok(conn, "LOAD PLUGIN t_rec_c")
+        ok(conn, "UNLOAD PLUGIN t_rec_c")
+        after = seen()[len(first):]
+        assert after == [first[-1] + ["t_rec_c"], first[-1]]
+    finally:
+        ok(conn, "UNLOAD PLUGIN t_watcher")
+
+
 def test_unloading_a_required_plugin_is_refused(conn):
     assert error(conn, "UNLOAD PLUGIN t_rec_a") == (
         1105, "plugin 't_rec_a' cannot be unloaded: required by t_needs_a")
@@ -702,7 +718,7 @@ def test_bad_plugin_cnf_section_exits_2_with_file_and_line(proxyd_factory, secti
 
 # -- the hookspec module is the reference ----------------------------------------------------------------
 EXERCISED = (set(MAIN_PLUGINS) | {name for case in STARTUP_FAILURES for name in case[0]}
-             | {"t_rec_c", "t_rollback", "t_query_hooks"})
+             | {"t_rec_c", "t_rollback", "t_query_hooks", "t_watcher"})
 
 
 def test_every_hookspec_is_documented_and_implemented():

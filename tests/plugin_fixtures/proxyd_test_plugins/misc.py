@@ -11,3 +11,20 @@ class StatusRaises:
     @hookimpl
     def status_json(self) -> dict:
         raise ValueError("status is unavailable on purpose")
+
+
+class Watcher:
+    """Records every plugins_changed notification; shows them in status_json."""
+
+    PROXYD_ABI = ">=1.0,<2"
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    @hookimpl
+    def plugins_changed(self, loaded: list[str]) -> None:
+        self.seen.append(list(loaded))
+
+    @hookimpl
+    def status_json(self) -> dict:
+        return {"seen": self.seen}
