@@ -41,13 +41,14 @@ class LRU(OrderedDict):
 
 
 _TREES: LRU = LRU(4096)
+_KINDS: LRU = LRU(8192)  # statement kind by digest hash
 
 
 class QueryContext:
     """One statement on its way through the pipeline; hooks read it and may change it."""
 
     __slots__ = ("sql", "original_sql", "user", "client_address", "schema", "connection_id", "hostgroup",
-                 "params", "result", "error", "warnings", "session", "digest_options", "plugin_data",
+                 "params", "result", "error", "warnings", "session", "digest_options", "plugin_data", "param_map",
                  "_digest", "_digest_sql", "_kind", "_kind_sql", "_tree", "_tree_sql", "_tables", "_tables_key")
 
     def __init__(self, sql: str, *, user: str = "", client_address: str = "", schema: str | None = None,
@@ -64,6 +65,9 @@ class QueryContext:
         self.session = session
         self.digest_options = digest_options
         self.plugin_data: dict[str, Any] = {}  # per-statement scratch space, keyed by plugin name
+        # Set by a prepare-time rewrite that moves or drops markers: (client's parameter count, client
+        # parameter index for each ? of the rewritten text). The core binds executes through it.
+        self.param_map: tuple[int, tuple[int, ...]] | None = None
         self._digest = self._kind = self._tree = self._tables = None
         self._digest_sql = self._kind_sql = self._tree_sql = self._tables_key = None
 
@@ -86,8 +90,16 @@ class QueryContext:
     @property
     def kind(self) -> str:
         """Statement kind as in stats_mysql_commands_counters (``SELECT``, ``INSERT``, …)."""
-        if self._kind_sql is not self.sql:
-            self._kind, self._kind_sql = statement_kind(self.sql), self.sql
+        sql = self.sql
+        if self._kind_sql is not sql:
+            if self._digest_sql is sql and sql[:1] != "/":  # same digest, same kind (comments aside)
+                h = self._digest.hash
+                kind = _KINDS.get(h)
+                if kind is None:
+                    kind = _KINDS.put(h, statement_kind(sql))
+            else:
+                kind = statement_kind(sql)
+            self._kind, self._kind_sql = kind, sql
         return self._kind
 
     @property

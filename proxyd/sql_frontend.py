@@ -59,6 +59,7 @@ class SqlFrontend:
         self.backends = backends if backends is not None else Backends(core, engine, None)
         self.sessions: dict[int, SqlSession] = {}
         self._next_id = 0
+        self.started = time.monotonic()
         self.digest_options = DigestOptions()
         self.commands_stats = self.query_digests = True
         self.track_hostname = False
@@ -140,7 +141,8 @@ class SqlFrontend:
 
     async def run(self, session: SqlSession, sql: str, params: list | None = None,
                   rewrite: bool = True) -> Ok | ResultSet | ProxydError:
-        if sql[:1] in "SsKk/ " and (m := _SESSION_STMT.match(sql)):
+        c = sql[:1]
+        if (c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and (m := _SESSION_STMT.match(sql)):
             return self._session_statement(session, m)
         session.command, session.info, session.since = "Query", sql, time.monotonic()
         ctx = QueryContext(sql, user=session.user, client_address=session.client_address, schema=session.schema,
@@ -165,15 +167,15 @@ class SqlFrontend:
     def _count(self, ctx: QueryContext, out: Any, elapsed_us: int) -> None:
         stats = self.core.stats
         stats.globals["Questions"] += 1
-        if self.commands_stats:
-            stats.commands.record(ctx.kind, elapsed_us)
         if self.query_digests:
-            d = ctx.digest
+            d = ctx.digest  # first: the kind below is then a lookup by digest
             sent = len(out.rows) if isinstance(out, ResultSet) else 0
             affected = out.affected_rows if isinstance(out, Ok) else 0
             key = (ctx.hostgroup, ctx.schema or "", ctx.user, ctx.client_address.rsplit(":", 1)[0]
                    if self.track_hostname else "", d.hex)
             stats.digests.record(key, d.text, elapsed_us, affected, sent)
+        if self.commands_stats:
+            stats.commands.record(ctx.kind, elapsed_us)
 
     def _session_statement(self, session: SqlSession, m: re.Match) -> Ok | ResultSet | ProxydError:
         text = m.group(1)
@@ -214,16 +216,22 @@ class SqlFrontend:
         if self.hooks.any:
             await self.hooks.rewrite(ctx)  # rewrite plugins act once, at prepare time
         stmt.state = ctx.sql
+        stmt.warnings, stmt.param_map = len(ctx.warnings), ctx.param_map
+        session.last_warnings = list(ctx.warnings)  # a rewrite's Note is this prepare's diagnostics
         backend_prepare = getattr(session.backend, "prepare", None)
         if backend_prepare is not None:  # a server-side prepare (mysql backend): its own counts and errors
             stmt.num_params, stmt.columns = await backend_prepare(ctx.sql)
-            return
-        stmt.num_params = session.backend.describe_params(ctx.sql)
-        describe = getattr(session.backend, "describe_columns", None)
-        if describe is not None:
-            stmt.columns = describe(ctx.sql)
+        else:
+            stmt.num_params = session.backend.describe_params(ctx.sql)
+            describe = getattr(session.backend, "describe_columns", None)
+            if describe is not None:
+                stmt.columns = describe(ctx.sql)
+        if ctx.param_map is not None:  # the client binds the parameters of the text it sent
+            stmt.num_params = ctx.param_map[0]
 
     async def execute_prepared(self, session: SqlSession, stmt: "PreparedStatement", params: list) -> Any:
+        if stmt.param_map is not None:
+            params = [params[i] for i in stmt.param_map[1]]
         return await self.run(session, stmt.state, params=params, rewrite=False)
 
     def close_prepared(self, session: SqlSession, stmt: "PreparedStatement") -> None:
@@ -234,6 +242,12 @@ class SqlFrontend:
         return [(r[0].decode() if isinstance(r[0], bytes) else str(r[0]), ColumnType.VAR_STRING) for r in res.rows]
 
     # -- introspection ------------------------------------------------------------------------
+    def statistics_line(self) -> str:
+        g = self.core.stats.globals
+        return (f"Uptime: {int(time.monotonic() - self.started)}  Threads: {len(self.sessions)}  "
+                f"Questions: {g['Questions']}  Slow queries: 0  Opens: 0  Open tables: 0  "
+                f"Queries per second avg: {g['Questions'] / max(time.monotonic() - self.started, 1e-9):.3f}")
+
     def processlist_rows(self) -> list[tuple]:
         now = time.monotonic()
         return [(0, s.connection_id, s.user, s.schema, s.client_host, s.client_port, s.hostgroup, "", 0, "", 0,

@@ -131,6 +131,8 @@ class TableModule(Module):
         rows = self.read_memory(store)
         try:
             self.obj.load_to_runtime(rows)
+        except TierError:  # the plugin's own complete answer (code, SQLSTATE, text); old runtime stays
+            raise
         except Exception as exc:  # the plugin refused: old runtime stays
             reason = exc.message if isinstance(exc, ProxydError) else str(exc) or type(exc).__name__
             raise TierError(f"LOAD {self.keyword} TO RUNTIME failed, runtime unchanged: {reason}") from exc

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 DISTRIBUTIONS = (
     (REPO / "examples" / "hello-plugin", "proxyd_hello"),
     (REPO / "tests" / "plugin_fixtures", "proxyd_test_plugins"),
+    (REPO / "examples" / "rewrite-examples", "proxyd_rewrite_examples"),
 )
 
 

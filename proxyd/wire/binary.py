@@ -36,6 +36,8 @@ class PreparedStatement:
     param_types: list[tuple[int, bool]] | None = None  # remembered for re-executes without types
     long_data: dict[int, bytearray] = field(default_factory=dict)
     state: Any = None  # the frontend's own data (rewritten SQL, backend handle, …)
+    warnings: int = 0  # conditions raised at prepare time (a rewrite's Note), reported in PREPARE_OK
+    param_map: tuple[int, tuple[int, ...]] | None = None  # see QueryContext.param_map
 
 
 class _Reader:

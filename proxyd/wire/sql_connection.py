@@ -8,9 +8,14 @@ command. The frontend does the work; this class speaks the protocol.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Sequence
 
+from mysql_mimic import packets
 from mysql_mimic.charset import CharacterSet
+from mysql_mimic.constants import KillKind
+from mysql_mimic.errors import MysqlError
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.results import ResultColumn
 from mysql_mimic.types import Capabilities, ColumnType, uint_len
@@ -21,12 +26,20 @@ from proxyd.wire import binary
 from proxyd.wire.connection import MORE_RESULTS, ProxydConnection
 from proxyd.wire.packets import eof_packet, err_packet, ok_packet
 
+log = logging.getLogger("proxyd.wire")
+
 SQL_CAPABILITIES = DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS \
     | Capabilities.CLIENT_MULTI_RESULTS | Capabilities.CLIENT_PS_MULTI_RESULTS | Capabilities.CLIENT_TRANSACTIONS \
     | Capabilities.CLIENT_FOUND_ROWS
 _NUMERIC = {ColumnType.LONGLONG, ColumnType.LONG, ColumnType.SHORT, ColumnType.TINY, ColumnType.INT24,
             ColumnType.DOUBLE, ColumnType.FLOAT, ColumnType.YEAR, ColumnType.DECIMAL, ColumnType.NEWDECIMAL}
 _BINARY_COLS: dict[int, list[ResultColumn]] = {}
+_DEPRECATE_EOF = int(Capabilities.CLIENT_DEPRECATE_EOF)
+_MULTI_STATEMENTS = int(Capabilities.CLIENT_MULTI_STATEMENTS)
+_QUERY_ATTRIBUTES = int(Capabilities.CLIENT_QUERY_ATTRIBUTES)
+_MORE_RESULTS = int(MORE_RESULTS)
+_MAX_PAYLOAD = 0xFFFFFF
+COM_QUIT, COM_QUERY = 0x01, 0x03
 
 
 def _text_columns(n: int) -> list[ResultColumn]:
@@ -64,10 +77,88 @@ class SqlConnection(ProxydConnection):
         super().__init__(*args, **kwargs)
         self.statements: dict[int, binary.PreparedStatement] = {}
         self._next_stmt = 0
+        # Plain-int copies of what the handshake negotiated: mysql-mimic's enum flags cost
+        # microseconds per test, and the query path tests them several times per statement.
+        self.caps = 0
+        self.eof_deprecated = False
+        self.codec = "utf-8"
 
     @property
     def multi_statements(self) -> bool:
-        return bool(self.capabilities & Capabilities.CLIENT_MULTI_STATEMENTS)
+        return bool(self.caps & _MULTI_STATEMENTS)
+
+    def deprecate_eof(self) -> bool:
+        return self.eof_deprecated
+
+    # -- the command loop -------------------------------------------------------------------------
+    async def command_phase(self) -> None:
+        """mysql-mimic's command loop, made lean for the SQL port: packets are read straight from
+        the stream reader, commands dispatched on plain ints (COM_QUERY first), the response
+        sequence follows the client's. Error and KILL QUERY handling are mysql-mimic's."""
+        self.caps = caps = int(self.capabilities)
+        self.eof_deprecated = bool(caps & _DEPRECATE_EOF)
+        self.codec = self.client_charset.codec
+        handlers = {
+            0x16: self.handle_stmt_prepare, 0x18: self.handle_stmt_send_long_data, 0x17: self.handle_stmt_execute,
+            0x1C: self.handle_stmt_fetch, 0x1A: self.handle_stmt_reset, 0x19: self.handle_stmt_close,
+            0x0E: self.handle_ping, 0x11: self.handle_change_user, 0x1F: self.handle_reset_connection,
+            0x1B: self.handle_set_option, 0x09: self.handle_statistics, 0x0D: self.handle_debug,
+            0x02: self.handle_init_db, 0x04: self.handle_field_list,
+        }
+        readexactly = self.stream.reader.readexactly
+        seq = self.stream.seq
+        while True:
+            try:
+                header = await readexactly(4)
+                size = header[0] | header[1] << 8 | header[2] << 16
+                data = await readexactly(size) if size else b""
+                number = header[3]
+                while size == _MAX_PAYLOAD:  # a command split over several packets
+                    header = await readexactly(4)
+                    size = header[0] | header[1] << 8 | header[2] << 16
+                    data += await readexactly(size)
+                    number = header[3]
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            seq.value = (number + 1) & 0xFF
+            if not data:
+                continue
+            command = data[0]
+            try:
+                if command == COM_QUERY:
+                    await self.handle_query(data[1:])
+                elif command == COM_QUIT:
+                    return
+                else:
+                    handler = handlers.get(command)
+                    if handler is None:
+                        raise MysqlError(f"Unsupported Command: {hex(command)}", 1047)
+                    await handler(data[1:])
+            except MysqlError as e:
+                await self.stream.write(self.error(msg=e.msg, code=e.code))
+            except asyncio.CancelledError:
+                if self._kill != KillKind.QUERY:
+                    raise
+                if self._task is not None:
+                    self._task.uncancel()
+                self._kill = None
+                await self.stream.write(err_packet(caps, 1317, "70100", "Query execution was interrupted"))
+            except Exception as e:
+                log.exception("command 0x%02x failed", command)
+                await self.stream.write(self.error(msg=e))
+
+    async def handle_query(self, data: bytes) -> None:
+        try:
+            if self.caps & _QUERY_ATTRIBUTES:  # the text follows a (usually empty) attribute block
+                sql = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset,
+                                              data=data).sql
+            else:
+                sql = data.decode(self.codec, "replace")
+            results = await self.frontend.execute(self.proxyd_session, sql)
+        except Exception as exc:  # a frontend bug must not kill the connection
+            log.exception("statement failed")
+            results = [to_proxyd_error(exc)]
+        await self.write_results(results)
 
     def refresh_status(self) -> None:
         self.status_flags = self.frontend.status_flags(self.proxyd_session)  # a plain int: no Enum on the hot path
@@ -75,7 +166,21 @@ class SqlConnection(ProxydConnection):
     # -- writing results ------------------------------------------------------------------------
     async def write_results(self, results: Sequence[Ok | ResultSet | ProxydError]) -> None:
         self.refresh_status()
-        await super().write_results(results)
+        caps, status = self.caps, self.status_flags
+        last = len(results) - 1
+        for i, res in enumerate(results):
+            more = _MORE_RESULTS if i < last else 0
+            if res.__class__ is ResultSet:
+                self.write_resultset(res, more)
+            elif isinstance(res, ProxydError):
+                self.stream.write_many([err_packet(caps, res.code, res.sqlstate, res.message)])
+                break  # an error ends a multi-statement batch
+            elif isinstance(res, ResultSet):
+                self.write_resultset(res, more)
+            else:
+                self.stream.write_many([ok_packet(caps, status | more, res.affected_rows, res.last_insert_id,
+                                                  len(res.warnings), res.info)])
+        await self.stream.drain()
 
     def write_resultset(self, rs: ResultSet, more: int = 0, *, binary_rows: bool = False) -> None:
         n = len(rs.columns)
@@ -85,9 +190,9 @@ class SqlConnection(ProxydConnection):
         pkts = [uint_len(n)]
         for name, t in zip(rs.columns, types):
             pkts.append(_column_packet(name, t))
-        deprecate_eof = self.deprecate_eof()
+        deprecate_eof, caps = self.eof_deprecated, self.caps
         if not deprecate_eof:
-            pkts.append(eof_packet(self.capabilities, self.status_flags))
+            pkts.append(eof_packet(caps, self.status_flags))
         if binary_rows:
             pkts.extend(binary.binary_row(r, types) for r in rs.rows)
             self.stream.write_many(pkts)
@@ -98,9 +203,9 @@ class SqlConnection(ProxydConnection):
         status = self.status_flags | more
         warn = len(rs.warnings)
         if deprecate_eof:
-            self.stream.write_many([ok_packet(self.capabilities, status, 0, 0, warn, eof=True)])
+            self.stream.write_many([ok_packet(caps, status, 0, 0, warn, eof=True)])
         else:
-            self.stream.write_many([eof_packet(self.capabilities, status, warn)])
+            self.stream.write_many([eof_packet(caps, status, warn)])
 
     # -- prepared statements ------------------------------------------------------------------
     async def handle_stmt_prepare(self, data: bytes) -> None:
@@ -116,7 +221,7 @@ class SqlConnection(ProxydConnection):
         self.statements[stmt.stmt_id] = stmt
         self.refresh_status()
         pkts = [b"\x00" + stmt.stmt_id.to_bytes(4, "little") + len(stmt.columns).to_bytes(2, "little")
-                + stmt.num_params.to_bytes(2, "little") + b"\x00\x00\x00"]
+                + stmt.num_params.to_bytes(2, "little") + b"\x00" + stmt.warnings.to_bytes(2, "little")]
         eof = not self.deprecate_eof()
         if stmt.num_params:
             pkts += [binary.column_definition("?", ColumnType.VAR_STRING, 63)] * stmt.num_params
@@ -191,6 +296,25 @@ class SqlConnection(ProxydConnection):
                 for name, t in fields]
         pkts.append(eof_packet(self.capabilities, self.status_flags))
         self.stream.write_many(pkts)
+        await self.stream.drain()
+
+    async def handle_set_option(self, data: bytes) -> None:
+        """COM_SET_OPTION: mysql_set_server_option() turns multi-statements on (0) or off (1)."""
+        option = int.from_bytes(data[:2], "little") if len(data) >= 2 else -1
+        if option == 0:
+            self.caps |= _MULTI_STATEMENTS
+        elif option == 1:
+            self.caps &= ~_MULTI_STATEMENTS
+        else:
+            self.write_error(ProxydError(f"Unknown option {option} for COM_SET_OPTION", 1047, "08S01"))
+            await self.stream.drain()
+            return
+        self.stream.write_many([eof_packet(self.caps, self.status_flags)])
+        await self.stream.drain()
+
+    async def handle_statistics(self, data: bytes) -> None:
+        """COM_STATISTICS (mysqladmin status): one human-readable line, as servers answer it."""
+        self.stream.write_many([self.frontend.statistics_line().encode()])
         await self.stream.drain()
 
     async def handle_ping(self, data: bytes) -> None:

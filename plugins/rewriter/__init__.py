@@ -1,0 +1,5 @@
+"""MySQL's query-rewrite semantics for proxyd: the ``rewriter`` plugin (see docs/query-rewrite.md)."""
+
+from plugins.rewriter.plugin import RewriterPlugin
+
+__all__ = ["RewriterPlugin"]
