@@ -1,0 +1,164 @@
+"""The ``WASM_PLUGIN`` filter action: run a module's event functions around a statement.
+
+Guests whose deadline is short (``timeout_ms`` up to ``wasm-inline_max_timeout_ms``) run inline on
+the event loop: a thread hop costs more than such a guest's whole run (tens of µs against a few),
+and the epoch deadline bounds how long the loop can be held. Guests allowed longer run on the
+plugin's worker threads, so the loop never waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from plugins.wasm import abi
+from plugins.wasm.modules import LoadedModule
+from plugins.wasm.runtime import GuestFault
+from proxyd.errors import ParseError, ProxydError
+from proxyd.results import Ok, ResultSet, Warning_
+
+if TYPE_CHECKING:
+    from plugins.wasm.plugin import WasmPlugin
+
+STAGE_TEXT = {"before": "before execution stage", "after": "after execution stage"}
+_ARG = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^;]*?)\s*(?:;|$)")
+
+
+class WasmGuestError(ProxydError):
+    """A guest refused the statement, or (fail-closed) its module faulted."""
+
+
+def parse_args(text: str) -> dict[str, str]:
+    """``k="v"; k2='v2'; k3=v3`` (TOML-like, as WeScale writes it); raise ParseError on bad syntax."""
+    out: dict[str, str] = {}
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        m = _ARG.match(text, pos)
+        if not m or m.end() == pos:
+            raise ParseError(f"action_args: cannot parse {text[pos:]!r} (expected key=\"value\"; …)")
+        key, value = m.group(1), m.group(2)
+        if value[:1] in "\"'" and len(value) >= 2:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        out[key] = value
+        pos = m.end()
+    return out
+
+
+def make_action_class(plugin: WasmPlugin) -> type:
+    """The WASM_PLUGIN action class bound to this plugin instance (a fresh class per load)."""
+    from plugins.filters.actions import FilterAction
+
+    class WasmPluginAction(FilterAction):
+        name = "WASM_PLUGIN"
+        description = "run a Wasm module's before/after execution functions (wasm plugin)"
+        takes_args = True
+
+        def __init__(self, filter_name: str, args: str) -> None:
+            super().__init__(filter_name, args)
+            parsed = parse_args(args or "")
+            module = parsed.get("wasm_binary_name", "").strip()
+            if not module:
+                raise ParseError('action WASM_PLUGIN needs action_args wasm_binary_name="<module name>"')
+            self.module_name = module
+            self.key = f"wasm:{filter_name}"
+            self.runner = GuestRunner(plugin, module, args or "")
+
+        def before(self, ctx: Any) -> Any:
+            return self.runner.event(ctx, "before", self.key)
+
+        def after(self, ctx: Any) -> Any:
+            if ctx.plugin_data.pop(self.key, None) == "refused":
+                return None  # this filter's own refusal: report the stage that failed, once
+            return self.runner.event(ctx, "after", self.key)
+
+    return WasmPluginAction
+
+
+class GuestRunner:
+    """Runs one module's event for one statement and turns the verdict into an outcome."""
+
+    def __init__(self, plugin: WasmPlugin, module_name: str, config: str):
+        self.plugin, self.module_name, self.config = plugin, module_name, config
+
+    def event(self, ctx: Any, stage: str, key: str) -> Any:
+        mod = self.plugin.modules.modules.get(self.module_name)
+        if mod is None:
+            if stage == "before":
+                ctx.plugin_data[key] = "refused"
+                return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT[stage]}: "
+                                      f"wasm module '{self.module_name}' is not loaded")
+            return None
+        export = abi.BEFORE if stage == "before" else abi.AFTER
+        if export not in mod.guest.exports:
+            return None
+        if mod.guest.limits.timeout_ms <= self.plugin.inline_max_ms:
+            return self._finish(ctx, stage, key, mod, *call_guest(mod, ctx, stage, export, self.config))
+        return self._threaded(ctx, stage, key, mod, export)
+
+    async def _threaded(self, ctx: Any, stage: str, key: str, mod: LoadedModule, export: str) -> Any:
+        loop = asyncio.get_running_loop()
+        res = await loop.run_in_executor(self.plugin.executor, call_guest, mod, ctx, stage, export, self.config)
+        return self._finish(ctx, stage, key, mod, *res)
+
+    def _finish(self, ctx: Any, stage: str, key: str, mod: LoadedModule, outcome: Any, fault: str | None) -> Any:
+        where = STAGE_TEXT[stage]
+        if fault is not None:
+            if mod.fail_open:
+                mod.stats.failed_open += 1
+                ctx.warnings.append(Warning_("Warning", 1105, f"wasm module '{mod.name}' failed open at {where}: {fault}"))
+                return None
+            outcome = WasmGuestError(f"error from wasm plugin at {where}: wasm module '{mod.name}': {fault}")
+        if isinstance(outcome, ProxydError) and stage == "before":
+            ctx.plugin_data[key] = "refused"
+        return outcome
+
+
+def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str,
+               clock: Callable[[], int] = time.perf_counter_ns) -> tuple[Any, str | None]:
+    """One event call: ``(outcome, None)`` or ``(None, fault text)``. Safe on any thread."""
+    stats = mod.stats
+    started = clock()
+    try:
+        inst = mod.guest.pool.acquire()
+    except GuestFault as exc:
+        stats.record((clock() - started) // 1000, exc.kind, str(exc))
+        return None, str(exc)
+    st = abi.StatementCall(inst, ctx, stage, config, mod.kv, mod.name)
+    try:
+        rc = inst.call(export, (), st)
+        outcome, invalid = _verdict(st, rc, stage)
+    except GuestFault as exc:
+        outcome, invalid = None, (exc.kind, str(exc))
+    else:
+        if invalid is not None:
+            inst.broken = True  # a guest that broke the ABI once is not trusted again
+            invalid = ("invalid", invalid)
+    finally:
+        mod.guest.pool.release(inst)
+    us = (clock() - started) // 1000
+    if invalid is not None:
+        stats.record(us, *invalid)
+        return None, invalid[1]
+    if isinstance(outcome, ProxydError):
+        stats.record(us, "error", outcome.message)
+    else:
+        stats.record(us)
+    return outcome, None
+
+
+def _verdict(st: abi.StatementCall, rc: int, stage: str) -> tuple[Any, str | None]:
+    where = STAGE_TEXT[stage]
+    if rc == abi.CONTINUE:
+        if stage == "after" and st.error is not None:
+            return WasmGuestError(f"error from wasm plugin at {where}: {st.error}"), None
+        return (st.result if stage == "after" else None), None
+    if rc == abi.FAIL:
+        return WasmGuestError(f"error from wasm plugin at {where}: {st.error or 'refused by the guest'}"), None
+    if rc == abi.ANSWER:
+        if not isinstance(st.result, (Ok, ResultSet)):
+            return None, "returned 2 (answer) without calling set_result"
+        return st.result, None
+    return None, f"invalid reply: {stage} event returned {rc}, expected 0, 1 or 2"

@@ -1,0 +1,116 @@
+"""The wasm plugin object (entry point ``wasm``): wiring of the module table, sandbox and action."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from plugins.wasm.modules import MODULES_DDL, STATS_DDL, ModuleRefused, ModuleSet
+from plugins.wasm.runtime import WasmEngine
+from proxyd.errors import ProxydError
+from proxyd.hookspecs import hookimpl
+from proxyd.tiers import TieredObject
+from proxyd.variables import boolean, int_range
+
+VARIABLES = (
+    ("inline_max_timeout_ms", "20", int_range(0, 60_000),
+     "guests whose timeout_ms is at most this run inline on the event loop; longer ones on worker threads"),
+    ("pool_max_idle", "16", int_range(0, 1024), "ready instances kept per module"),
+    ("worker_threads", "4", int_range(1, 64), "threads running guests with long deadlines (read at start)"),
+    ("epoch_tick_ms", "5", int_range(1, 1000), "deadline granularity: the epoch ticks this often (read at start)"),
+    ("disk_cache", "true", boolean, "keep compiled modules under <datadir>/wasm-cache (read at start)"),
+)
+
+
+class WasmPlugin:
+    """Sandboxed WebAssembly guests before and after statement execution (WASM_PLUGIN action)."""
+
+    PROXYD_ABI = ">=1.0,<2"
+    PROXYD_REQUIRES: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.services: Any = None
+        self.engine: WasmEngine | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.modules = ModuleSet(self._engine, lambda: self._int("pool_max_idle", 16))
+        self._action_class: type | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @hookimpl
+    def init(self, services: Any) -> None:
+        self.services = services
+        services.register_tiered_object(TieredObject(
+            name="WASM MODULES",
+            tables=[("wasm_modules", MODULES_DDL)],
+            load_to_runtime=self.load_modules,
+            save_from_runtime=lambda: {"wasm_modules": [dict(r) for r in self.modules.rows]},
+            cnf_section="wasm_modules",
+        ))
+        for name, default, check, doc in VARIABLES:
+            services.register_variable(f"wasm-{name}", default, check=check, doc=doc)
+        services.register_table("stats", "stats_wasm_modules", STATS_DDL, refresh=self.refresh_stats)
+
+    @hookimpl
+    def start(self) -> None:
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(self._int("worker_threads", 4), thread_name_prefix="wasm-guest")
+
+    @hookimpl
+    def stop(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
+        if self.engine is not None:
+            self.engine.close()
+
+    @hookimpl
+    def status_json(self) -> dict[str, Any]:
+        return {"modules": len(self.modules.modules), "calls": sum(s.calls for s in self.modules.stats.values())}
+
+    @hookimpl
+    def filters_actions(self) -> list[type]:
+        """Contribute WASM_PLUGIN to the filters plugin's action registry."""
+        if self._action_class is None:
+            from plugins.wasm.action import make_action_class
+
+            self._action_class = make_action_class(self)
+        return [self._action_class]
+
+    # -- configuration ------------------------------------------------------------------------------
+    def _int(self, name: str, default: int) -> int:
+        try:
+            return int(self.services.get_variable(f"wasm-{name}"))
+        except (KeyError, ValueError):  # not at runtime yet during the first load
+            return default
+
+    def _engine(self) -> WasmEngine:
+        if self.engine is None:
+            try:
+                on = self.services.get_variable("wasm-disk_cache") == "true"
+            except KeyError:  # not at runtime yet during the first load: the default
+                on = True
+            cache = Path(self.services.datadir) / "wasm-cache" if on else None
+            self.engine = WasmEngine(tick_ms=self._int("epoch_tick_ms", 5), cache_dir=cache)
+        return self.engine
+
+    def load_modules(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        try:
+            self.modules.load(rows["wasm_modules"])
+        except ModuleRefused as exc:
+            raise ProxydError(str(exc)) from None
+
+    @property
+    def inline_max_ms(self) -> int:
+        """Read per statement, so ``LOAD WASM VARIABLES TO RUNTIME`` takes effect at once."""
+        return self._int("inline_max_timeout_ms", 20)
+
+    def refresh_stats(self) -> None:
+        db = self.services.stats_db
+        db.execute("DELETE FROM stats.stats_wasm_modules")
+        for name, mod in sorted(self.modules.modules.items()):
+            s, pool = mod.stats, mod.guest.pool
+            db.execute("INSERT INTO stats.stats_wasm_modules VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+                name, mod.guest.sha256, s.calls, s.errors, s.traps, s.timeouts, s.fuel_exhausted, s.invalid,
+                s.failed_open, s.total_us, s.max_us, pool.created, pool.discarded, len(pool.idle),
+                mod.guest.compiled_from, mod.requirement, s.last_error))

@@ -1,0 +1,496 @@
+"""The Wasm sandbox: engine, compile cache, validated modules, instance pools and guarded calls.
+
+Knows nothing about filters or foreign tables: a *guest kind* (:class:`HostInterface`) names its
+import module, host functions and required exports, and callers get back a :class:`GuestModule`
+whose :class:`InstancePool` hands out ready :class:`GuestInstance` objects.
+
+Hot path design (why this is not plain ``wasmtime.Func.__call__``): the high-level API looks up the
+function type, converts every argument into a ``wasmtime_val_t`` and every host-function argument
+back out of one on each call, which costs ~100 µs per statement for a guest that makes a few host
+calls. Here each export is called through ``wasmtime_func_call_unchecked`` with a preallocated raw
+value array, and host functions are defined once per engine with ``define_func_unchecked`` on a
+:class:`wasmtime.Linker`; a host function finds its per-call state in a thread-local, because a
+guest call runs synchronously on one thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.metadata
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+log = logging.getLogger("proxyd.plugin.wasm")
+
+
+# -- raw C entry points ---------------------------------------------------------------------------
+# A private handle on libwasmtime whose functions take and return plain addresses (ints): no
+# pointer objects to build or cast per call, and the bindings' shared prototypes stay untouched.
+_lib = ctypes.CDLL(ffi.dll._name)
+_VP, _SZ, _U64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
+
+
+def _proto(name: str, restype: Any, *argtypes: Any) -> Any:
+    fn = getattr(_lib, name)
+    fn.restype, fn.argtypes = restype, list(argtypes)
+    return fn
+
+
+_call_unchecked = _proto("wasmtime_func_call_unchecked", _VP, _VP, _VP, _VP, _SZ, _VP)
+_set_fuel = _proto("wasmtime_context_set_fuel", _VP, _VP, _U64)
+_set_epoch_deadline = _proto("wasmtime_context_set_epoch_deadline", None, _VP, _U64)
+_memory_data = _proto("wasmtime_memory_data", _VP, _VP, _VP)
+_memory_data_size = _proto("wasmtime_memory_data_size", _SZ, _VP, _VP)
+_caller_context = _proto("wasmtime_caller_context", _VP, _VP)
+_RAW_ARGS = ctypes.POINTER(ffi.wasmtime_val_raw)
+_HOST_CALLBACK = ctypes.CFUNCTYPE(_SZ, _VP, _VP, _RAW_ARGS, _SZ)
+_define_func_unchecked = _proto("wasmtime_linker_define_func_unchecked", _VP, _VP, ctypes.c_char_p, _SZ,
+                                ctypes.c_char_p, _SZ, _VP, _HOST_CALLBACK, _VP, _VP)
+
+try:
+    WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored copies
+    WASMTIME_VERSION = "unknown"
+PAGE = 65536
+
+
+# -- faults ---------------------------------------------------------------------------------------
+class GuestFault(Exception):
+    """A guest call that did not complete normally; its instance must not be reused."""
+
+    kind = "fault"
+
+
+class GuestTrap(GuestFault):
+    kind = "trap"
+
+
+class GuestTimeout(GuestFault):
+    kind = "timeout"
+
+
+class GuestFuelExhausted(GuestFault):
+    kind = "fuel"
+
+
+class GuestInvalid(GuestFault):
+    """The guest broke the ABI: a bad return value, an out-of-bounds buffer, bad UTF-8 or JSON."""
+
+    kind = "invalid"
+
+
+class ModuleRefused(Exception):
+    """A module cannot be loaded: invalid bytes, missing export, ABI or host-version mismatch."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-module sandbox limits applied to every call."""
+
+    timeout_ms: int = 100
+    fuel: int = 100_000_000  # instructions-ish; 0 = unlimited
+    max_memory_mb: int = 16
+
+
+# -- host interfaces --------------------------------------------------------------------------------
+I32, I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+
+#: ``fn(call_state, caller_ctx, raw_args) -> None``: reads ``raw_args[i]``, writes results to
+#: ``raw_args[0]``. Must not raise for guest mistakes (return a status code instead).
+HostFn = Callable[[Any, Any, Any], None]
+
+
+@dataclass
+class HostFunction:
+    name: str
+    params: Sequence[wasmtime.ValType]
+    results: Sequence[wasmtime.ValType]
+    impl: HostFn
+
+
+@dataclass
+class HostInterface:
+    """One guest kind: the import module it links against and the exports it must provide."""
+
+    import_module: str
+    functions: Sequence[HostFunction]
+    required_exports: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # name -> (params, results)
+    optional_exports: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    marker: str = ""  # an export whose presence says "this module targets this ABI"
+
+
+_tls = threading.local()
+
+
+def current_call() -> Any:
+    """The state object of the guest call running on this thread (set by :meth:`GuestInstance.call`)."""
+    return _tls.state
+
+
+_KEEP_ALIVE: list[Any] = []  # ctypes callbacks must outlive every linker that refers to them
+
+
+def _make_trampoline(fn: HostFunction) -> Any:
+    impl = fn.impl
+    name = fn.name
+
+    def trampoline(_env, caller, args, _nargs):
+        try:
+            impl(_tls.state, _caller_context(caller), args)
+            return 0
+        except GuestFault as exc:  # the guest broke the ABI (or a nested call faulted): abort the call
+            _tls.host_fault = exc
+            return ctypes.cast(wasmtime.Trap(str(exc))._consume(), ctypes.c_void_p).value
+        except BaseException as exc:  # noqa: BLE001 - a host bug must become a trap, never unwind through wasm
+            log.error("host function %s failed: %s: %s", name, type(exc).__name__, exc)
+            trap = wasmtime.Trap(f"host function {name} failed: {type(exc).__name__}")
+            return ctypes.cast(trap._consume(), ctypes.c_void_p).value
+
+    cb = _HOST_CALLBACK(trampoline)
+    _KEEP_ALIVE.append(cb)
+    return cb
+
+
+# -- engine -----------------------------------------------------------------------------------------
+class WasmEngine:
+    """One wasmtime Engine with fuel and epoch interruption, an epoch ticker and a compile cache."""
+
+    def __init__(self, *, tick_ms: int = 5, cache_dir: Path | None = None):
+        cfg = wasmtime.Config()
+        cfg.consume_fuel = True
+        cfg.epoch_interruption = True
+        self.engine = wasmtime.Engine(cfg)
+        self.tick_ms = max(1, tick_ms)
+        self.cache_dir = cache_dir
+        self._compiled: dict[str, wasmtime.Module] = {}  # sha256 -> Module (memory cache)
+        self._linkers: dict[str, wasmtime.Linker] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.tick_ms / 1000):
+            self.engine.increment_epoch()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def deadline_ticks(self, timeout_ms: int) -> int:
+        # +1: the current tick may be almost over when the call starts
+        return -(-timeout_ms // self.tick_ms) + 1
+
+    def linker(self, iface: HostInterface) -> wasmtime.Linker:
+        """A linker with the interface's host functions (defined once, shared by every store)."""
+        with self._lock:
+            linker = self._linkers.get(iface.import_module)
+            if linker is None:
+                linker = wasmtime.Linker(self.engine)
+                mod = iface.import_module.encode()
+                for fn in iface.functions:
+                    ty = wasmtime.FuncType(list(fn.params), list(fn.results))
+                    name = fn.name.encode()
+                    err = _define_func_unchecked(_addr(linker.ptr()), mod, len(mod), name, len(name),
+                                                 _addr(ty.ptr()), _make_trampoline(fn), None, None)
+                    if err:
+                        raise _error(err)
+                self._linkers[iface.import_module] = linker
+            return linker
+
+    # -- compilation, cached in memory and on disk ----------------------------------------------
+    def compile(self, wasm: bytes, sha256: str) -> tuple[wasmtime.Module, str]:
+        """Compile verified bytes (the caller checked ``sha256``); returns the module and where it came from."""
+        with self._lock:
+            mod = self._compiled.get(sha256)
+            if mod is not None:
+                return mod, "memory"
+        mod, source = self._from_disk(sha256), "disk"
+        if mod is None:
+            try:
+                mod, source = wasmtime.Module(self.engine, wasm), "compiled"
+            except wasmtime.WasmtimeError as exc:
+                raise ModuleRefused(f"invalid module: {_first_line(exc)}") from None
+            self._to_disk(sha256, mod)
+        with self._lock:
+            self._compiled[sha256] = mod
+        return mod, source
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop compiled modules no longer in use from the memory cache."""
+        with self._lock:
+            for sha in list(self._compiled):
+                if sha not in keep:
+                    del self._compiled[sha]
+
+    def _artifact(self, sha256: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"{sha256}-{WASMTIME_VERSION}.cwasm"
+
+    def _from_disk(self, sha256: str) -> wasmtime.Module | None:
+        """A cached artifact is native code: use it only if its own digest matches the one recorded."""
+        path = self._artifact(sha256)
+        if path is None or not path.exists():
+            return None
+        digest_file = path.with_suffix(".cwasm.sha256")
+        try:
+            data = path.read_bytes()
+            if not digest_file.exists() or hashlib.sha256(data).hexdigest() != digest_file.read_text().strip():
+                log.warning("wasm cache: %s does not match its recorded digest; recompiling", path.name)
+                path.unlink(missing_ok=True)
+                return None
+            return wasmtime.Module.deserialize(self.engine, data)
+        except (OSError, wasmtime.WasmtimeError) as exc:
+            log.warning("wasm cache: cannot use %s (%s); recompiling", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def _to_disk(self, sha256: str, mod: wasmtime.Module) -> None:
+        path = self._artifact(sha256)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            data = bytes(mod.serialize())
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(data)
+            path.with_suffix(".cwasm.sha256").write_text(hashlib.sha256(data).hexdigest())
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("wasm cache: cannot write %s: %s", path, exc)
+
+
+def _addr(ptr: Any) -> int:
+    return ctypes.cast(ptr, ctypes.c_void_p).value or 0
+
+
+def _error(err: int) -> wasmtime.WasmtimeError:
+    return wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
+
+
+def _cause(exc: Any) -> str:
+    """The useful line of a wasmtime error: what follows "Caused by:", else the first line."""
+    text = str(getattr(exc, "message", None) or exc)
+    if "Caused by:" in text:
+        rest = [ln.strip() for ln in text.split("Caused by:", 1)[1].splitlines() if ln.strip()]
+        if rest:
+            return rest[0]
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- modules and instances --------------------------------------------------------------------------
+def _sig(ty: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
+
+
+class GuestModule:
+    """A compiled, validated module plus its limits and instance pool."""
+
+    def __init__(self, engine: WasmEngine, iface: HostInterface, name: str, wasm: bytes, sha256: str,
+                 limits: Limits, *, max_idle: int = 16):
+        self.engine, self.iface, self.name, self.sha256, self.limits = engine, iface, name, sha256, limits
+        started = time.perf_counter()
+        self.module, self.compiled_from = engine.compile(wasm, sha256)
+        self.compile_ms = (time.perf_counter() - started) * 1000
+        self.exports = self._validate()
+        self.linker = engine.linker(iface)
+        self.pool = InstancePool(self, max_idle)
+        self.memory_cap = limits.max_memory_mb * 1024 * 1024
+
+    def _validate(self) -> set[str]:
+        exports = {e.name: e.type for e in self.module.exports}
+        if self.iface.marker and self.iface.marker not in exports:
+            raise ModuleRefused(f"module does not export {self.iface.marker} (not built for this ABI)")
+        mem = exports.get("memory")
+        if not isinstance(mem, wasmtime.MemoryType):
+            raise ModuleRefused("module does not export its linear memory as 'memory'")
+        if mem.limits.min * PAGE > self.limits.max_memory_mb * 1024 * 1024:
+            raise ModuleRefused(f"module needs {mem.limits.min * PAGE // 1024} KiB of memory at start, "
+                                f"above its limit of {self.limits.max_memory_mb} MiB")
+        wanted = {**self.iface.required_exports, **self.iface.optional_exports}
+        for name, sig in wanted.items():
+            ty = exports.get(name)
+            if ty is None:
+                if name in self.iface.required_exports:
+                    raise ModuleRefused(f"module does not export {name}")
+                continue
+            if not isinstance(ty, wasmtime.FuncType) or _sig(ty) != sig:
+                raise ModuleRefused(f"export {name} has the wrong type (expected {_fmt(sig)})")
+        provided = {f.name: _sig(wasmtime.FuncType(list(f.params), list(f.results))) for f in self.iface.functions}
+        for imp in self.module.imports:
+            if imp.module != self.iface.import_module or imp.name not in provided:
+                raise ModuleRefused(f"module imports {imp.module}.{imp.name}, which this host does not provide")
+            if not isinstance(imp.type, wasmtime.FuncType) or _sig(imp.type) != provided[imp.name]:
+                raise ModuleRefused(f"import {imp.module}.{imp.name} has the wrong type "
+                                    f"(this host provides {_fmt(provided[imp.name])})")
+        return {n for n in wanted if n in exports}
+
+    def instantiate(self) -> GuestInstance:
+        return GuestInstance(self)
+
+
+def _fmt(sig: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    return f"({', '.join(sig[0])}) -> ({', '.join(sig[1])})"
+
+
+class GuestInstance:
+    """One store + instance with raw handles on its exports; discarded after any fault."""
+
+    def __init__(self, module: GuestModule):
+        self.module = module
+        self.store = wasmtime.Store(module.engine.engine)
+        self.store.set_limits(memory_size=module.memory_cap, instances=1, tables=4, memories=1)
+        self.ctx = _addr(self.store._context())
+        limits = module.limits
+        self.fuel = limits.fuel or (1 << 62)
+        self.deadline = module.engine.deadline_ticks(limits.timeout_ms)
+        self.store.set_fuel(self.fuel)
+        self.store.set_epoch_deadline(self.deadline)
+        try:
+            self.instance = module.linker.instantiate(self.store, module.module)
+        except wasmtime.Trap as exc:
+            raise GuestTrap(f"trapped while starting: {_cause(exc)}") from None
+        except wasmtime.WasmtimeError as exc:
+            raise GuestTrap(f"could not be instantiated: {_cause(exc)}") from None
+        exports = self.instance.exports(self.store)
+        self.memory: wasmtime.Memory = exports["memory"]
+        self.mem = ctypes.addressof(self.memory._memory)
+        self._trap = ctypes.c_void_p()
+        self._trap_addr = ctypes.addressof(self._trap)
+        # name -> (func address, raw value array, its address, its length, i64 flags of the params)
+        self.funcs: dict[str, tuple[int, Any, int, int, tuple[bool, ...]]] = {}
+        iface = module.iface
+        for name in module.exports:
+            params, results = iface.required_exports.get(name) or iface.optional_exports[name]
+            raw = (ffi.wasmtime_val_raw * max(1, len(params), len(results)))()
+            func = exports[name]._func
+            self.funcs[name] = (ctypes.addressof(func), raw, ctypes.addressof(raw), len(raw),
+                                tuple(p == "i64" for p in params))
+            setattr(self, f"_keep_{name}", func)  # the struct must outlive its address
+        self.broken = False
+
+    def has(self, name: str) -> bool:
+        return name in self.funcs
+
+    # -- memory (ctx: the store's or a host function's caller context) --------------------------
+    def read(self, ctx: int, ptr: int, length: int) -> bytes:
+        """Copy ``length`` bytes at ``ptr`` out of guest memory (bounds-checked)."""
+        size = _memory_data_size(ctx, self.mem)
+        if ptr < 0 or length < 0 or ptr + length > size:
+            raise GuestInvalid(f"buffer out of bounds ({ptr}+{length} > {size})")
+        return ctypes.string_at(_memory_data(ctx, self.mem) + ptr, length)
+
+    def write(self, ctx: int, ptr: int, data: bytes) -> None:
+        size = _memory_data_size(ctx, self.mem)
+        if ptr < 0 or ptr + len(data) > size:
+            raise GuestInvalid(f"buffer out of bounds ({ptr}+{len(data)} > {size})")
+        ctypes.memmove(_memory_data(ctx, self.mem) + ptr, data, len(data))
+
+    def write_many(self, ctx: int, items: Sequence[tuple[int, bytes]]) -> None:
+        """Several writes with one look-up of the memory's base and size."""
+        size = _memory_data_size(ctx, self.mem)
+        for ptr, data in items:
+            if ptr < 0 or ptr + len(data) > size:
+                raise GuestInvalid(f"buffer out of bounds ({ptr}+{len(data)} > {size})")
+        base = _memory_data(ctx, self.mem)
+        for ptr, data in items:
+            ctypes.memmove(base + ptr, data, len(data))
+
+    def memory_size(self) -> int:
+        return _memory_data_size(self.ctx, self.mem)
+
+    # -- calls ----------------------------------------------------------------------------------
+    def call(self, name: str, args: Sequence[int], state: Any, *, ctx: int = 0, result_i64: bool = False) -> int:
+        """Call export ``name`` with integer args under the module's deadline and fuel.
+
+        ``state`` is what host functions see as their call state. ``ctx`` is given for a nested
+        call from inside a host function (the caller's context; the outer call's limits apply).
+        Raises a :class:`GuestFault` subclass; the instance is then marked broken.
+        """
+        func, raw, raw_addr, n, wide = self.funcs[name]
+        for i, a in enumerate(args):
+            if wide[i]:
+                raw[i].i64 = a
+            else:
+                raw[i].i32 = a
+        if ctx:
+            err = _call_unchecked(ctx, func, raw_addr, n, self._trap_addr)
+        else:
+            _set_fuel(self.ctx, self.fuel)
+            _set_epoch_deadline(self.ctx, self.deadline)
+            prev, _tls.state, _tls.host_fault = getattr(_tls, "state", None), state, None
+            try:
+                err = _call_unchecked(self.ctx, func, raw_addr, n, self._trap_addr)
+            finally:
+                _tls.state = prev
+        if err or self._trap.value:
+            self.broken = True
+            raise self._fault(err, nested=bool(ctx))
+        return raw[0].i64 if result_i64 else raw[0].i32
+
+    def _fault(self, err: int, *, nested: bool) -> GuestFault:
+        if err:
+            cause: Any = _error(err)
+            code = None
+        else:
+            cause = wasmtime.Trap._from_ptr(ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
+            self._trap.value = None
+            code = cause.trap_code
+        host_fault = getattr(_tls, "host_fault", None)
+        if host_fault is not None and not nested:  # a host function aborted the call: report why
+            _tls.host_fault = None
+            return host_fault
+        limits = self.module.limits
+        if code == wasmtime.TrapCode.INTERRUPT:
+            return GuestTimeout(f"deadline of {limits.timeout_ms} ms exceeded")
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return GuestFuelExhausted(f"fuel limit of {limits.fuel} exhausted")
+        text = f"guest trapped: {_cause(cause)}"
+        used = self.memory_size()
+        if used * 2 >= self.module.memory_cap:
+            text += f" (memory {used / 1048576:.1f} MiB of its {limits.max_memory_mb} MiB limit in use)"
+        return GuestTrap(text)
+
+
+class InstancePool:
+    """Ready instances of one module; a broken instance is dropped instead of returned."""
+
+    def __init__(self, module: GuestModule, max_idle: int):
+        self.module, self.max_idle = module, max_idle
+        self.idle: deque[GuestInstance] = deque()
+        self.created = 0
+        self.discarded = 0
+
+    def acquire(self) -> GuestInstance:
+        try:
+            return self.idle.pop()
+        except IndexError:
+            self.created += 1
+            return self.module.instantiate()
+
+    def release(self, inst: GuestInstance) -> None:
+        if inst.broken:
+            self.discarded += 1
+        elif len(self.idle) < self.max_idle:
+            self.idle.append(inst)
+
+    def warm(self, n: int = 1) -> None:
+        for _ in range(n - len(self.idle)):
+            self.idle.append(self.module.instantiate())
+            self.created += 1
