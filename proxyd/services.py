@@ -148,6 +148,11 @@ class Services:
         return self._db("stats")
 
     # -- snapshots ----------------------------------------------------------------------------
+    @property
+    def datadir(self) -> str:
+        """The daemon's data directory, for a plugin's own files (caches and the like)."""
+        return self._core.datadir
+
     def get_mysql_users_snapshot(self) -> Snapshot:
         return self._core.runtime.users
 
