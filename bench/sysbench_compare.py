@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ProxydProcess, machine_line  # noqa: E402
+from _common import ProxydProcess, child_env, free_port, machine_line  # noqa: E402
 
 TARGETS = {1: 0.55, 8: 0.35}
 
@@ -97,25 +97,37 @@ def main() -> int:
     proxy = MariadbProxyd()
     proxy.spawn()
     proxy.wait_ready()
+    relay_port = free_port()
+    relay = subprocess.Popen([sys.executable, str(Path(__file__).with_name("relay_floor.py")), str(relay_port),
+                              host, str(port)], stdout=subprocess.PIPE, text=True, env=child_env())
+    assert relay.stdout is not None and relay.stdout.readline().strip() == "ready"
     tick_us = 1_000_000 / os.sysconf("SC_CLK_TCK")
     print(machine_line())
     print(f"sysbench oltp_point_select, {args.tables} tables x {args.table_size} rows, {args.time} s per run; "
           f"MariaDB at {host}:{port}")
-    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>11} {'proxyd q/s':>11} {'ratio':>6} {'target':>7} "
-          f"{'proxyd CPU us/q':>15}")
+    print("floor: a uvloop byte relay that parses nothing (bench/relay_floor.py); "
+          "'of floor' = proxyd q/s / floor q/s")
+    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>11} {'floor q/s':>10} {'proxyd q/s':>11} {'floor':>6} "
+          f"{'ratio':>6} {'target':>7} {'of floor':>8} {'CPU us/q floor':>14} {'proxyd':>7}")
     try:
         for threads in (1, 8):
             for mode, label in (("disable", "text"), ("auto", "prepared")):
                 common = (f"--threads={threads}", f"--time={args.time}", f"--db-ps-mode={mode}", "run")
                 direct, _ = qps(sysbench(port, args, *common))
+                before = cpu_ticks(relay.pid)
+                floor, floor_count = qps(sysbench(relay_port, args, *common))
+                floor_cpu = (cpu_ticks(relay.pid) - before) * tick_us / max(floor_count, 1)
                 before = cpu_ticks(proxy.proc.pid)
                 through, count = qps(sysbench(proxy.sql_port, args, *common))
                 cpu_us = (cpu_ticks(proxy.proc.pid) - before) * tick_us / max(count, 1)
                 ratio = through / direct
                 verdict = "ok" if ratio >= TARGETS[threads] else "below"
-                print(f"{threads:>7} {label:>9} {direct:>11.0f} {through:>11.0f} {ratio:>6.2f} "
-                      f"{'>=' + str(TARGETS[threads]):>7} {cpu_us:>12.1f} {verdict}")
+                print(f"{threads:>7} {label:>9} {direct:>11.0f} {floor:>10.0f} {through:>11.0f} "
+                      f"{floor / direct:>6.2f} {ratio:>6.2f} {'>=' + str(TARGETS[threads]):>7} "
+                      f"{through / floor:>8.2f} {floor_cpu:>14.1f} {cpu_us:>7.1f} {verdict}")
     finally:
+        relay.terminate()
+        relay.wait()
         proxy.stop()
         sysbench(port, args, "cleanup")
     return 0

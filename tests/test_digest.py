@@ -370,3 +370,54 @@ def test_reserved_values_are_operands():
     assert text("SELECT TRUE - 1, CURRENT_DATE - 1, status - 1, x END - 1") == \
         "SELECT TRUE-?,CURRENT_DATE-?,status-?,x END-?"
     assert text("SELECT NOW() - INTERVAL -1 DAY, a DIV -2, b MOD -3") == "SELECT NOW()-INTERVAL ? DAY,a DIV ?,b MOD ?"
+
+
+# -- the literal-shape cache -------------------------------------------------------------------------
+SHAPE_CASES = [
+    "SELECT c FROM sbtest1 WHERE id=5031",
+    "SELECT c FROM sbtest12 WHERE id BETWEEN 10 AND 109 ORDER BY c",
+    "UPDATE sbtest1 SET k=k+1 WHERE id=42",
+    "INSERT INTO t (a, b) VALUES (1, 'it''s'), (2, 'x'), (3, 'y'), (4, 'z')",
+    "SELECT 1.5e3, -7, 0x1F, 1abc, t2.c3 FROM d1.t2 WHERE s = 'abc' LIMIT 10, 20",
+    "SELECT * FROM t WHERE a IN (1, 2, 3, 4, 5, 6) AND b = N'x'",
+]
+
+
+@pytest.mark.parametrize("sql", SHAPE_CASES)
+def test_shape_cache_gives_the_digest_a_fresh_computation_gives(sql):
+    """Statements that differ only in literal values share a cached digest: it must be theirs."""
+    import random
+    import re
+
+    from proxyd import digest as digest_module
+
+    rnd = random.Random(sql)
+
+    def other_value(m: re.Match) -> str:
+        return "'" + "v" * rnd.randint(0, 4) + "'" if m.group().startswith("'") else str(rnd.randint(0, 10**6))
+
+    clear_cache()
+    first = digest(sql)
+    for _ in range(5):
+        variant = digest_module._MASK.sub(other_value, sql)
+        cached = digest(variant)
+        assert cached.text == digest_module._compute(variant, DEFAULT).text == first.text
+
+
+@pytest.mark.parametrize("a,b", [
+    ("SELECT `col 1` FROM t", "SELECT `col 2` FROM t"),  # digits inside backquotes are names
+    ("SELECT a FROM t /* 1 */", "SELECT a FROM t /* 2 */"),  # comments are not masked
+    ('SELECT "1" FROM t1', 'SELECT "2" FROM t2'),
+    ("SELECT a FROM sbtest1", "SELECT a FROM sbtest2"),  # digits glued to a name
+])
+def test_shape_cache_never_merges_statements_that_differ_beyond_literals(a, b):
+    clear_cache()
+    digest(a)
+    assert digest(b).first_comment == digest_module_compute(b).first_comment
+    assert digest(b).text == digest_module_compute(b).text
+
+
+def digest_module_compute(sql: str) -> Digest:
+    from proxyd import digest as digest_module
+
+    return digest_module._compute(sql, DEFAULT)
