@@ -242,3 +242,50 @@ def test_result_codec_round_trip():
                         (b"nope", "not JSON"), (b'{"affected_rows":-1}', "non-negative")]:
         with pytest.raises(ValueError, match=reason):
             decode_result(bad)
+
+
+# -- the C guests (clang --target=wasm32 + wasm-ld) ------------------------------------------------
+def _c_guests(tmp_path_factory):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wasm_build", WAT.parent / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    if not build.have_c_toolchain():
+        pytest.skip("clang with the wasm32 target and wasm-ld are not installed (Debian: clang lld)")
+    return build.build_all(tmp_path_factory.mktemp("guests"))
+
+
+@pytest.fixture(scope="module")
+def c_guests(tmp_path_factory):
+    return _c_guests(tmp_path_factory)
+
+
+@pytest.mark.parametrize("sql, refused", [
+    ("DELETE FROM test_wasm.t1", True), ("UPDATE t1 SET c2 = 'where'", True), ("delete from t1 where_x", True),
+    ("delete from t1 where c1 = 1", False), ("/* x */ UPDATE t1 SET c2 = 1 WHERE c1 = 2", False),
+    ("SELECT 1", False),
+])
+def test_c_interceptor(engine, c_guests, sql, refused):
+    mod = load(engine, "interceptor_c.wasm", c_guests["interceptor_c.wasm"].read_bytes())
+    outcome, fault = before(mod, sql)
+    assert fault is None
+    assert (outcome is not None and outcome.message.endswith(": no where clause")) == refused
+
+
+def test_c_mask(engine, c_guests):
+    mod = load(engine, "mask_c.wasm", c_guests["mask_c.wasm"].read_bytes())
+    ctx = QueryContext("SELECT * FROM t")
+    ctx.result = ResultSet(["id", "name", "score"], [(1, 'a "quoted" name', -2.5), (2, None, True)])
+    outcome, fault = call_guest(mod, ctx, "after", abi.AFTER, "")
+    assert fault is None
+    assert outcome == ResultSet(["id", "name", "score"], [("****", "****", "****"), ("****", None, "****")])
+    ctx.result = Ok(affected_rows=3)
+    assert call_guest(mod, ctx, "after", abi.AFTER, "") == (None, None)  # OK packets pass through
+
+
+def test_c_counter_by_kind(engine, c_guests):
+    mod = load(engine, "counter_c.wasm", c_guests["counter_c.wasm"].read_bytes())
+    for sql in ("SELECT 1", "SELECT 2", "INSERT INTO t VALUES (1)"):
+        assert before(mod, sql) == (None, None)
+    assert mod.kv.data == {b"statements": b"3", b"kind:SELECT": b"2", b"kind:INSERT": b"1"}

@@ -98,6 +98,7 @@ def _give(st: StatementCall, ctx: Any, args: Any, data: bytes, ptr_at: int, len_
         return
     ptr = 0
     if data:
+        st.inst.host_checkpoint(ctx)
         ptr = st.inst.call(ALLOC, (len(data),), st, ctx=ctx) & 0xFFFFFFFF
         if ptr == 0:
             args[0].i32 = ALLOC_FAILED

@@ -147,7 +147,11 @@ def _make_trampoline(fn: HostFunction) -> Any:
 
     def trampoline(_env, caller, args, _nargs):
         try:
-            impl(_tls.state, _caller_context(caller), args)
+            inst = _tls.inst
+            inst.host_started = time.perf_counter()
+            ctx = _caller_context(caller)
+            impl(_tls.state, ctx, args)
+            inst.host_checkpoint(ctx)
             return 0
         except GuestFault as exc:  # the guest broke the ABI (or a nested call faulted): abort the call
             _tls.host_fault = exc
@@ -384,6 +388,7 @@ class GuestInstance:
                                 tuple(p == "i64" for p in params))
             setattr(self, f"_keep_{name}", func)  # the struct must outlive its address
         self.broken = False
+        self.started = self.host_started = self.host_time = 0.0
 
     def has(self, name: str) -> bool:
         return name in self.funcs
@@ -435,14 +440,27 @@ class GuestInstance:
             _set_fuel(self.ctx, self.fuel)
             _set_epoch_deadline(self.ctx, self.deadline)
             prev, _tls.state, _tls.host_fault = getattr(_tls, "state", None), state, None
+            prev_inst, _tls.inst = getattr(_tls, "inst", None), self
+            self.started, self.host_time = time.perf_counter(), 0.0
             try:
                 err = _call_unchecked(self.ctx, func, raw_addr, n, self._trap_addr)
             finally:
-                _tls.state = prev
+                _tls.state, _tls.inst = prev, prev_inst
         if err or self._trap.value:
             self.broken = True
             raise self._fault(err, nested=bool(ctx))
         return raw[0].i64 if result_i64 else raw[0].i32
+
+    def host_checkpoint(self, ctx: int) -> None:
+        """Inside a host function (before re-entering the guest, and on return): slow host work
+        (a first parse, …) is not charged to the guest, so the epoch deadline moves by that much."""
+        now = time.perf_counter()
+        spent, self.host_started = now - self.host_started, now
+        if spent > 0.001:
+            self.host_time += spent
+            guest_ms = (now - self.started - self.host_time) * 1000
+            left = max(0.0, self.module.limits.timeout_ms - guest_ms)
+            _set_epoch_deadline(ctx, self.module.engine.deadline_ticks(int(left) + 1))
 
     def _fault(self, err: int, *, nested: bool) -> GuestFault:
         if err:
