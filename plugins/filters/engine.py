@@ -176,8 +176,8 @@ class RuntimeSet:
             texts["user_regex"] = ctx.user or ""
         if self.use_ip:
             texts["request_ip_regex"] = client_host(ctx.client_address)
-        if self.use_lc:
-            texts["leading_comment_regex"] = ctx.leading_comment or ""
+        if self.use_lc:  # the core's "first comment" may sit mid-statement; leading means before it
+            texts["leading_comment_regex"] = (ctx.leading_comment or "") if ctx.sql.lstrip()[:2] == "/*" else ""
         if self.use_tc:
             texts["trailing_comment_regex"] = ctx.trailing_comment or ""
         skey = (key, *texts.values())
