@@ -94,7 +94,7 @@ class GuestRunner:
         export = abi.BEFORE if stage == "before" else abi.AFTER
         if export not in mod.guest.exports:
             return None
-        if mod.guest.limits.timeout_ms <= self.plugin.inline_max_ms:
+        if mod.guest.limits.timeout_ms <= self.plugin.inline_max_ms():
             return self._finish(ctx, stage, key, mod, *call_guest(mod, ctx, stage, export, self.config))
         return self._threaded(ctx, stage, key, mod, export)
 

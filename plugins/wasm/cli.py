@@ -79,7 +79,6 @@ def install(args: argparse.Namespace, admin: Admin) -> str:
         admin.run(f"CREATE FILTER {fname} (desc={quote(args.filter_desc)}, priority={quote(str(args.priority))}, "
                   f"status='ACTIVE') with_pattern(plans={quote(args.plans)}) "
                   f"execute(action='WASM_PLUGIN', action_args={quote(args_text)})")
-        admin.run("SAVE FILTERS TO DISK")
         out += f"; created filter '{fname}'"
     return out
 
@@ -87,8 +86,7 @@ def install(args: argparse.Namespace, admin: Admin) -> str:
 def uninstall(args: argparse.Namespace, admin: Admin) -> str:
     done = []
     if args.filter_name:
-        admin.run(f"DROP FILTER {args.filter_name}")
-        admin.run("SAVE FILTERS TO DISK")
+        admin.run(f"DROP FILTER {args.filter_name}")  # DDL changes memory, runtime and disk at once
         done.append(f"dropped filter '{args.filter_name}'")
     if args.name:
         if not admin.run(f"SELECT name FROM wasm_modules WHERE name = {quote(args.name)}"):

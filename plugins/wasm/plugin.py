@@ -100,9 +100,11 @@ class WasmPlugin:
         except ModuleRefused as exc:
             raise ProxydError(str(exc)) from None
 
-    @property
     def inline_max_ms(self) -> int:
-        """Read per statement, so ``LOAD WASM VARIABLES TO RUNTIME`` takes effect at once."""
+        """Read per statement, so ``LOAD WASM VARIABLES TO RUNTIME`` takes effect at once.
+
+        (A method, not a property: pluggy reads every attribute of a plugin object when it
+        registers it, before ``init`` has given us ``services``.)"""
         return self._int("inline_max_timeout_ms", 20)
 
     def refresh_stats(self) -> None:
