@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.filters.errors import FilterValueError
@@ -34,10 +34,15 @@ class Template:
     text: str  # as written
     sql: str  # placeholders replaced by ?
     slots: dict[str, int]  # placeholder name -> index among the statement's literal values
+    _digests: dict = field(default_factory=dict, compare=False, repr=False)
 
     def digest_text(self, options: DigestOptions) -> str:
-        """What the query's digest text must equal (compared case-insensitively)."""
-        return digest(self.sql, options).text.lower()
+        """What the query's digest text must equal (compared case-insensitively); cached per options."""
+        cache = self._digests
+        text = cache.get(options)
+        if text is None:
+            text = cache[options] = digest(self.sql, options).text.lower()
+        return text
 
 
 def compile_template(text: str) -> Template:

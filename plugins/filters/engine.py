@@ -9,7 +9,8 @@ Matching runs in three steps, each cached as far as its inputs allow:
 2. **session level** (regexes on user, client address, leading and trailing comment), once per
    ``(digest, schema, user, address, comments)`` — only the fields some filter uses are in the key;
 3. **statement level** (``query_regex`` on the text, ``bind_var_conds`` on the values), per statement,
-   on the short list left by steps 1–2; all query regexes run as one RE2 set.
+   on the short list left by steps 1–2; all query regexes run as one RE2 set, so the cost grows with
+   the filters that match, not with those that exist.
 
 A statement that no filter can match costs one digest-keyed dictionary lookup.
 """
@@ -28,6 +29,7 @@ from proxyd.classify import plan_name
 
 _CACHE_LIMIT = 20_000  # entries per cache before it is simply cleared
 _NONE: tuple = ()
+_SESSION_FIELDS = ("user_regex", "request_ip_regex", "leading_comment_regex", "trailing_comment_regex")
 
 
 @dataclass
@@ -67,11 +69,26 @@ class RuntimeFilter:
 
 
 @dataclass
+class _Volatile:
+    """Candidates needing the statement itself: regex ones by their index in the query-regex set."""
+
+    by_index: dict[int, RuntimeFilter]
+    others: tuple[RuntimeFilter, ...]  # bind_var_conds without a query_regex
+
+    @staticmethod
+    def of(filters: list[RuntimeFilter]) -> _Volatile | None:
+        if not filters:
+            return None
+        return _Volatile({f.query_index: f for f in filters if f.query_index is not None},
+                         tuple(f for f in filters if f.query_index is None))
+
+
+@dataclass
 class _Plan:
     candidates: tuple[RuntimeFilter, ...]
     session_free: bool  # no candidate has a per-session criterion
     fixed: tuple[RuntimeFilter, ...] = ()  # when session_free: candidates with no per-statement criterion
-    volatile: tuple[RuntimeFilter, ...] = ()  # when session_free: candidates with one
+    volatile: _Volatile | None = None  # when session_free: candidates with one
 
 
 @dataclass
@@ -82,7 +99,6 @@ class RuntimeSet:
     live: list[RuntimeFilter] = field(init=False)
     _plans: dict = field(init=False, default_factory=dict)
     _sessions: dict = field(init=False, default_factory=dict)
-    _texts: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.filters.sort(key=lambda f: (f.definition.priority, f.definition.name))
@@ -130,7 +146,7 @@ class RuntimeSet:
             fixed, volatile = plan.fixed, plan.volatile
         else:
             fixed, volatile = self._session(ctx, key, plan)
-        if not volatile:
+        if volatile is None:
             return fixed
         passed = self._statement(ctx, volatile)
         if not passed:
@@ -164,33 +180,29 @@ class RuntimeSet:
         entry = _Plan(candidates, session_free)
         if session_free:
             entry.fixed = tuple(f for f in candidates if not f.pattern.per_statement)
-            entry.volatile = tuple(f for f in candidates if f.pattern.per_statement)
+            entry.volatile = _Volatile.of([f for f in candidates if f.pattern.per_statement])
         if len(self._plans) >= _CACHE_LIMIT:
             self._plans.clear()
         self._plans[key] = entry
         return entry
 
-    def _session(self, ctx: Any, key: tuple, plan: _Plan) -> tuple[tuple, tuple]:
-        texts: dict[str, str] = {}
-        if self.use_user:
-            texts["user_regex"] = ctx.user or ""
-        if self.use_ip:
-            texts["request_ip_regex"] = client_host(ctx.client_address)
-        if self.use_lc:  # the core's "first comment" may sit mid-statement; leading means before it
-            texts["leading_comment_regex"] = (ctx.leading_comment or "") if ctx.sql.lstrip()[:2] == "/*" else ""
-        if self.use_tc:
-            texts["trailing_comment_regex"] = ctx.trailing_comment or ""
-        skey = (key, *texts.values())
+    def _session(self, ctx: Any, key: tuple, plan: _Plan) -> tuple[tuple, _Volatile | None]:
+        skey = (key, ctx.user if self.use_user else None,
+                client_host(ctx.client_address) if self.use_ip else None,
+                # the core's "first comment" may sit mid-statement; leading means before the statement
+                ((ctx.leading_comment or "") if ctx.sql.lstrip()[:2] == "/*" else "") if self.use_lc else None,
+                (ctx.trailing_comment or "") if self.use_tc else None)
         hit = self._sessions.get(skey)
         if hit is not None:
             return hit
+        texts = {fld: text or "" for fld, text in zip(_SESSION_FIELDS, skey[1:]) if text is not None}
         hits = {fld: self._field_hits(fld, text) for fld, text in texts.items()}
         fixed: list[RuntimeFilter] = []
         volatile: list[RuntimeFilter] = []
         for f in plan.candidates:
             if all(f in hits[fld] for fld in f.per_session):
                 (volatile if f.pattern.per_statement else fixed).append(f)
-        result = (tuple(fixed), tuple(volatile))
+        result = (tuple(fixed), _Volatile.of(volatile))
         if len(self._sessions) >= _CACHE_LIMIT:
             self._sessions.clear()
         self._sessions[skey] = result
@@ -201,28 +213,28 @@ class RuntimeSet:
         found = s.Match(text)
         return {index[i] for i in found} if found else set()
 
-    def _statement(self, ctx: Any, volatile: tuple[RuntimeFilter, ...]) -> tuple[RuntimeFilter, ...]:
-        qhits: Any = None
-        if self.query_set is not None:
-            sql = ctx.sql
-            qhits = self._texts.get(sql, 0)
-            if qhits == 0:
-                qhits = self.query_set[0].Match(sql)
-                if len(self._texts) >= _CACHE_LIMIT:
-                    self._texts.clear()
-                self._texts[sql] = qhits
-        values: list | None = None
+    def _statement(self, ctx: Any, volatile: _Volatile) -> tuple[RuntimeFilter, ...]:
         out: list[RuntimeFilter] = []
-        for f in volatile:
-            if f.query_index is not None and (qhits is None or f.query_index not in qhits):
-                continue
+        if volatile.by_index:
+            hits = self.query_set[0].Match(ctx.sql)
+            if hits:
+                by_index = volatile.by_index
+                out = [by_index[i] for i in hits if i in by_index]
+        out.extend(volatile.others)
+        if not out:
+            return _NONE
+        values: list | None = None
+        passed: list[RuntimeFilter] = []
+        for f in out:
             if f.pattern.conditions:
                 if values is None:
                     values = values_of(ctx)
                 if not all(c.holds(values) for c in f.pattern.conditions):
                     continue
-            out.append(f)
-        return tuple(out)
+            passed.append(f)
+        if len(passed) > 1:
+            passed.sort(key=lambda f: f.rank)
+        return tuple(passed)
 
 
 def client_host(address: str) -> str:
