@@ -137,3 +137,18 @@ def test_reload_plugin_and_restart_keep_the_rules(px):
         assert q(c, "SELECT 1") == [(2,)]
     assert px.query("SELECT Variable_Value FROM stats_query_rewrite WHERE Variable_Name = "
                     "'Rewriter_number_loaded_rules'") == [("1",)]
+
+
+def test_null_is_a_literal_only_with_replace_null(px):
+    with px.admin() as adm, connect(px) as c:
+        q(c, "SELECT NULL")
+        assert c._result.warning_count == 0  # NULL is a keyword: the key is "select null"
+        q(adm, "SET mysql-query_digests_replace_null = 'true'")
+        q(adm, "LOAD MYSQL VARIABLES TO RUNTIME")
+        try:
+            assert q(c, "select null") == [(None,)]
+            assert c._result.warning_count == 1
+            assert q(c, "SHOW WARNINGS")[0][2] == "Query 'select null' rewritten to 'SELECT null + 1' by a query rewrite plugin"
+        finally:
+            q(adm, "SET mysql-query_digests_replace_null = 'false'")
+            q(adm, "LOAD MYSQL VARIABLES TO RUNTIME")
