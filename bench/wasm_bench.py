@@ -1,0 +1,242 @@
+"""The wasm plugin's cost per statement, and its instance pool under 8 concurrent clients.
+
+    python bench/wasm_bench.py [--seconds 1.0] [--statements 2000] [--rounds 5] [--no-e2e]
+
+1. **Guest call, in process**: µs for one ``before`` event of the guest that reads the query
+   (``get_query``) and allows it, through the plugin's raw path, next to the same guest driven the
+   naive way (``wasmtime.Func.__call__`` and a ``Linker.define_func`` host function, which convert
+   every value through ``wasmtime.Val``), and next to a bare export call with no host call.
+2. **End to end**: PyMySQL point selects over the SQL port of one proxyd (filters + wasm, embedded
+   backend) on a table no filter matches, on a table whose filter is ``CONTINUE`` (the filter engine's
+   own cost), and on a table whose filter is ``WASM_PLUGIN`` with that guest. Target: the WASM_PLUGIN
+   row at most **25 µs** above the no-filter row. Rounds alternate between tables; medians.
+3. **Pool under 8 clients**: 8 threads of point selects through the WASM filter, with the guest run
+   inline (short deadline) and on worker threads (long deadline): statements/s next to the no-filter
+   table, and how many instances the pool created.
+
+Nothing here fails on timing: the machines are shared and noisy, so every figure is printed next to
+a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import wasmtime
+
+from bench._common import ProxydProcess, machine_line
+from plugins.wasm import abi
+from plugins.wasm.action import call_guest
+from plugins.wasm.modules import ModuleStats, load_module
+from plugins.wasm.runtime import WasmEngine
+from proxyd.pipeline import QueryContext
+
+WAT = Path(__file__).resolve().parent.parent / "examples" / "wasm" / "wat"
+QUERY = "SELECT c FROM sbtest1 WHERE id = 42"
+
+
+def best_us(fn: Callable[[], object], seconds: float) -> float:
+    """Best of timed batches, µs per call."""
+    n = 100
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best * 1e6
+
+
+def naive_allow(wasm: bytes) -> Callable[[], object]:
+    """The same guest through wasmtime-py's high-level API (what a straightforward host does)."""
+    engine = wasmtime.Engine(_config())
+    module = wasmtime.Module(engine, wasm)
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    i32 = wasmtime.ValType.i32()
+    box: dict = {}
+
+    def get_query(caller: wasmtime.Caller, ptr_at: int, len_at: int) -> int:
+        data = QUERY.encode()
+        ptr = box["alloc"](caller, len(data))
+        mem = box["memory"]
+        mem.write(caller, data, ptr)
+        mem.write(caller, ptr.to_bytes(4, "little"), ptr_at)
+        mem.write(caller, len(data).to_bytes(4, "little"), len_at)
+        return 0
+
+    linker.define_func("proxyd_v1", "get_query", wasmtime.FuncType([i32, i32], [i32]), get_query,
+                       access_caller=True)
+    inst = linker.instantiate(store, module)
+    ex = inst.exports(store)
+    box["alloc"], box["memory"], before = ex["proxyd_alloc"], ex["memory"], ex["proxyd_before_execution"]
+
+    def call() -> object:
+        store.set_fuel(50_000_000)
+        store.set_epoch_deadline(10)
+        return before(store)
+
+    return call
+
+
+def _config() -> wasmtime.Config:
+    cfg = wasmtime.Config()
+    cfg.consume_fuel = True
+    cfg.epoch_interruption = True
+    return cfg
+
+
+def in_process(seconds: float) -> None:
+    wasm = bytes(wasmtime.wat2wasm((WAT / "allow.wat").read_text()))
+    row = {"name": "allow.wasm", "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
+           "abi": "1", "timeout_ms": 20, "fuel": 50_000_000, "max_memory_mb": 16, "failure_policy": "fail_closed"}
+    engine = WasmEngine()
+    mod = load_module(engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
+    inst = mod.guest.pool.acquire()
+    ctx = QueryContext(QUERY)
+    cases = [
+        ("bare export call, no host call (raw path)", lambda: inst.call(abi.REQUIREMENT, (), None, result_i64=True)),
+        ("allow guest: get_query + verdict (plugin path)", lambda: call_guest(mod, ctx, "before", abi.BEFORE, "")),
+        ("allow guest, naive wasmtime-py API", naive_allow(wasm)),
+    ]
+    figures = [(label, best_us(fn, seconds)) for label, fn in cases]
+    base = figures[1][1]
+    print("\nguest call, in process (best batch)")
+    print(f"{'case':50} {'µs/call':>9} {'vs plugin path':>15}")
+    for label, us in figures:
+        print(f"{label:50} {us:9.2f} {us / base:15.2f}")
+    engine.close()
+
+
+# -- end to end -----------------------------------------------------------------------------------------
+def _sql(p: ProxydProcess):
+    import pymysql
+
+    return pymysql.connect(host="127.0.0.1", port=p.sql_port, user="proxyd", password="proxyd", autocommit=True,
+                           ssl_disabled=True)
+
+
+def _install(p: ProxydProcess, name: str, wat: str, timeout_ms: int) -> None:
+    wasm = bytes(wasmtime.wat2wasm((WAT / wat).read_text()))
+    conn = p.admin()
+    with conn.cursor() as cur:
+        cur.execute(f"REPLACE INTO wasm_modules (name, sha256, size, wasm, timeout_ms) VALUES ('{name}', "
+                    f"'{hashlib.sha256(wasm).hexdigest()}', {len(wasm)}, X'{wasm.hex()}', {timeout_ms})")
+        cur.execute("LOAD WASM MODULES TO RUNTIME")
+    conn.close()
+
+
+def _filter(p: ProxydProcess, name: str, table: str, action: str, args: str = "") -> None:
+    conn = p.admin()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE FILTER {name} with_pattern(fully_qualified_table_names='{table}') "
+                    f"execute(action='{action}', action_args='{args}')")
+    conn.close()
+
+
+def end_to_end(statements: int, rounds: int) -> None:
+    with ProxydProcess(plugins=("filters", "wasm")) as p:
+        p.spawn()
+        p.wait_ready()
+        app = _sql(p)
+        with app.cursor() as cur:
+            cur.execute("CREATE DATABASE bench")
+            for t in ("plain", "cont", "wasm", "wasm_thread"):
+                cur.execute(f"CREATE TABLE bench.{t} (id INT PRIMARY KEY, c VARCHAR(20))")
+                cur.execute(f"INSERT INTO bench.{t} VALUES (1, 'x'), (42, 'answer')")
+        _install(p, "allow.wasm", "allow.wat", 20)
+        _install(p, "allow_thread.wasm", "allow.wat", 1000)  # above wasm-inline_max_timeout_ms: worker threads
+        _filter(p, "f_cont", "bench.cont", "CONTINUE")
+        _filter(p, "f_wasm", "bench.wasm", "WASM_PLUGIN", 'wasm_binary_name="allow.wasm"')
+        _filter(p, "f_thread", "bench.wasm_thread", "WASM_PLUGIN", 'wasm_binary_name="allow_thread.wasm"')
+        tables = [("no filter matches", "plain"), ("CONTINUE filter", "cont"),
+                  ("WASM_PLUGIN, allow guest (inline)", "wasm"), ("WASM_PLUGIN, allow guest (worker thread)",
+                                                                  "wasm_thread")]
+        samples: dict[str, list[float]] = {t: [] for _, t in tables}
+        with app.cursor() as cur:
+            for _ in range(200):  # warm every path
+                for _, t in tables:
+                    cur.execute(f"SELECT c FROM bench.{t} WHERE id = 42")
+            for _ in range(rounds):
+                for _, t in tables:
+                    t0 = time.perf_counter()
+                    for _ in range(statements):
+                        cur.execute(f"SELECT c FROM bench.{t} WHERE id = 42")
+                        cur.fetchall()
+                    samples[t].append((time.perf_counter() - t0) / statements * 1e6)
+        base = statistics.median(samples["plain"])
+        print(f"\nend to end: {statements} point selects x {rounds} rounds, median µs per statement")
+        print(f"{'case':44} {'µs/stmt':>9} {'added µs':>9} {'ratio':>7}")
+        for label, t in tables:
+            us = statistics.median(samples[t])
+            print(f"{label:44} {us:9.1f} {us - base:9.1f} {us / base:7.3f}")
+        print("target: WASM_PLUGIN (inline) at most 25 µs above 'no filter matches'")
+        pool(p, statements)
+        app.close()
+
+
+def pool(p: ProxydProcess, statements: int) -> None:
+    def run(table: str) -> float:
+        per = max(100, statements // 4)
+        start = threading.Barrier(9)
+
+        def client() -> None:
+            conn = _sql(p)
+            with conn.cursor() as cur:
+                start.wait()
+                for _ in range(per):
+                    cur.execute(f"SELECT c FROM bench.{table} WHERE id = 42")
+                    cur.fetchall()
+            conn.close()
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        return 8 * per / (time.perf_counter() - t0)
+
+    rates = {t: run(t) for t in ("plain", "wasm", "wasm_thread")}
+    conn = p.admin()
+    with conn.cursor() as cur:
+        cur.execute("SELECT name, calls, instances_created, instances_idle, max_us FROM stats_wasm_modules")
+        pools = {r[0]: r[1:] for r in cur.fetchall()}
+    conn.close()
+    print("\npool under 8 concurrent clients")
+    print(f"{'case':44} {'stmts/s':>9} {'vs plain':>9} {'instances':>10} {'idle':>5} {'max µs':>7}")
+    print(f"{'no filter matches':44} {rates['plain']:9.0f} {1.0:9.3f}")
+    for label, table, mod in (("WASM_PLUGIN inline", "wasm", "allow.wasm"),
+                              ("WASM_PLUGIN worker threads", "wasm_thread", "allow_thread.wasm")):
+        _, created, idle, max_us = pools[mod]
+        print(f"{label:44} {rates[table]:9.0f} {rates[table] / rates['plain']:9.3f} {created:>10} {idle:>5} "
+              f"{max_us:>7}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=1.0, help="per in-process case")
+    ap.add_argument("--statements", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-e2e", action="store_true", help="in-process figures only")
+    args = ap.parse_args()
+    print(machine_line())
+    in_process(args.seconds)
+    if not args.no_e2e:
+        end_to_end(args.statements, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
