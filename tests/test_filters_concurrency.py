@@ -120,3 +120,37 @@ def test_drop_lets_queued_statements_run(p):
     for t in holders:
         t.join(10)
     assert outcomes == [[(0,)]] * 3
+
+
+@pytest.mark.parametrize("kill", ["KILL QUERY", "KILL"])
+def test_killed_statement_gives_its_slot_back(p, kill):
+    """KILL cancels a statement mid-execution (the core then skips after_execution): the slot comes back
+    when the connection runs its next statement (KILL QUERY) or ends (KILL)."""
+    cc_filter(p, "solo", queue=5, concurrency=1)
+    victim = connect(p)
+    victim_id = run(p, "SELECT CONNECTION_ID()", conn=victim)[0][0]
+    got: list = []
+
+    def sleeper() -> None:
+        try:
+            run(p, "SELECT SLEEP(30)", conn=victim)
+        except pymysql.MySQLError as exc:
+            got.append(exc.args[0])
+
+    t = threading.Thread(target=sleeper)
+    t.start()
+    deadline = time.monotonic() + 10
+    while stats(p, "solo")["running"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run(p, f"{kill} {victim_id}", conn=connect(p))
+    t.join(10)
+    assert got and got[0] in (1317, 2013)  # interrupted (KILL QUERY) or connection lost (KILL)
+    if kill == "KILL QUERY":
+        assert run(p, "SELECT 'next'", conn=victim) == [("next",)]  # unmatched: the owed after runs first
+    else:
+        victim.close()
+    deadline = time.monotonic() + 10
+    while stats(p, "solo")["running"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stats(p, "solo")["running"] == 0
+    assert run(p, "SELECT SLEEP(0)", conn=connect(p)) == [(0,)]  # the slot is free again

@@ -6,6 +6,7 @@ costs no coroutine; the core awaits whatever they return.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import Any
@@ -140,3 +141,50 @@ async def _after_async(ctx: Any, ran: list[RuntimeFilter], i: int, pending: Any)
         _apply_after(ctx, f, res)
         pending = None
         i -= 1
+
+
+class OpenChains:
+    """Chains whose ``after`` is still owed, by connection id.
+
+    The core skips ``after_execution`` when a statement's task is cancelled (``KILL QUERY`` cancels the
+    connection's task mid-statement; a dropped client ends it). An action must still get its
+    ``after`` — a concurrency slot would leak otherwise — so a chain stays here from ``before`` to
+    ``after``; one left behind is closed out when its connection runs its next statement or ends.
+    """
+
+    def __init__(self) -> None:
+        self.chains: dict[int, tuple[Any, list[RuntimeFilter]]] = {}
+        self._watched: set[int] = set()  # ids of connection tasks with a done-callback
+
+    def __bool__(self) -> bool:
+        return bool(self.chains)
+
+    def opened(self, ctx: Any, ran: list[RuntimeFilter]) -> None:
+        self.chains[ctx.connection_id] = (ctx, ran)
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running loop (an in-process benchmark)
+            return
+        if task is not None and id(task) not in self._watched:
+            self._watched.add(id(task))
+            conn_id = ctx.connection_id
+            task.add_done_callback(lambda t: (self._watched.discard(id(t)), self.close_out(conn_id)))
+
+    def closed(self, ctx: Any) -> None:
+        if self.chains.get(ctx.connection_id, (None,))[0] is ctx:
+            del self.chains[ctx.connection_id]
+
+    def close_out(self, connection_id: int) -> None:
+        """Run the owed ``after`` of an interrupted statement (its outcome: error 1317)."""
+        left = self.chains.pop(connection_id, None)
+        if left is None:
+            return
+        ctx, ran = left
+        if ctx.error is None:
+            ctx.error, ctx.result = ProxydError("Query execution was interrupted", 1317, "70100"), None
+        pending = run_after(ctx, ran)
+        if inspect.isawaitable(pending):
+            try:
+                asyncio.get_running_loop().create_task(pending)
+            except RuntimeError:
+                pending.close()

@@ -7,7 +7,7 @@ from typing import Any
 from plugins.filters import hookspecs, stats
 from plugins.filters.actions import FilterAction
 from plugins.filters.builtin_actions import BUILTIN_ACTIONS
-from plugins.filters.chain import RAN, run_after, run_before
+from plugins.filters.chain import RAN, OpenChains, run_after, run_before
 from plugins.filters.runtime import FilterRuntime
 from plugins.filters.statements import (
     ADMIN_USERS_VARIABLE,
@@ -39,6 +39,7 @@ class FiltersPlugin:
         self.runtime = FilterRuntime(self._collect_actions)
         self.store = FilterStore(self.runtime)
         self.statements = FilterStatements(self.runtime, self.store)
+        self.open = OpenChains()
 
     # -- lifecycle --------------------------------------------------------------------------------
     @hookimpl
@@ -87,6 +88,8 @@ class FiltersPlugin:
     # -- query path -------------------------------------------------------------------------------
     @hookimpl
     def before_execution(self, ctx: Any) -> Any:
+        if self.open and ctx.connection_id in self.open.chains:
+            self.open.close_out(ctx.connection_id)  # the previous statement was interrupted
         if MAYBE_OURS.match(ctx.sql):
             answer = self.statements.sql_port(ctx)
             if answer is not None:
@@ -97,11 +100,14 @@ class FiltersPlugin:
         matched = current.match(ctx)
         if not matched:
             return None
-        return run_before(ctx, matched)
+        out = run_before(ctx, matched)
+        self.open.opened(ctx, ctx.plugin_data[RAN])
+        return out
 
     @hookimpl
     def after_execution(self, ctx: Any) -> Any:
         ran = ctx.plugin_data.get(RAN)
         if not ran:
             return None
+        self.open.closed(ctx)
         return run_after(ctx, ran)
