@@ -152,3 +152,29 @@ def test_null_is_a_literal_only_with_replace_null(px):
         finally:
             q(adm, "SET mysql-query_digests_replace_null = 'false'")
             q(adm, "LOAD MYSQL VARIABLES TO RUNTIME")
+
+
+def test_every_bad_rule_gets_its_own_message(px):
+    bad = {10: ("", "Parse error in pattern: >>empty statement<<"),
+           11: ("SELECT 1; SELECT 2", "Parse error in pattern: >>more than one statement<<"),
+           12: ("SELECT 'open", "Parse error in pattern: >>"),
+           13: ("INSERT INTO t VALUES (?", "Parse error in pattern: >>Expecting )"),
+           14: ("SHOW TABLES", "Statement type of pattern not supported.")}
+    with px.admin() as adm:
+        for rid, (pattern, _) in bad.items():
+            q(adm, "INSERT INTO query_rewrite_rules (id, pattern, replacement) VALUES (%s, %s, 'SELECT 1')", (rid, pattern))
+        q(adm, "INSERT INTO query_rewrite_rules (id, pattern, replacement) VALUES (15, 'SELECT ?', 'SELECT (')")
+        try:
+            with pytest.raises(pymysql.MySQLError) as info:
+                q(adm, "LOAD QUERY REWRITE RULES TO RUNTIME")
+            assert info.value.args[0] == 1644 and "6 of 7 enabled rules failed" in info.value.args[1]
+            messages = {int(i): m for i, m in q(adm, "SELECT id, message FROM query_rewrite_rules")}
+            for rid, (_, expected) in bad.items():
+                assert messages[rid].startswith(expected), (rid, messages[rid])
+            assert messages[15].startswith("Parse error in replacement: >>")
+            assert messages[1] is None
+        finally:
+            q(adm, "DELETE FROM query_rewrite_rules WHERE id >= 10")
+            q(adm, "LOAD QUERY REWRITE RULES TO RUNTIME")
+    with connect(px) as c:
+        assert q(c, "SELECT 1") == [(2,)]

@@ -116,6 +116,8 @@ def _parse(sql: str, what: str) -> Any:
         raise RuleError(f"Parse error in {what}: >>{e.get('description', str(exc))}{where}<<") from None
     except TokenError as exc:
         raise RuleError(f"Parse error in {what}: >>{exc}<<") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the parser trips on is this rule's problem, not the load's
+        raise RuleError(f"Parse error in {what}: >>{type(exc).__name__}: {exc}<<") from None
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
         raise RuleError(f"Parse error in {what}: >>{'empty statement' if not trees else 'more than one statement'}<<")
