@@ -215,6 +215,22 @@ def test_delete_becomes_update(px, adm):
         assert q(c, f"SELECT col FROM {DB1}.t1 ORDER BY col IS NULL") == [("other",), (None,)]
 
 
+def test_insert_replace_and_update_patterns(px, adm):
+    load(adm, (40, f"INSERT INTO {DB1}.t1 VALUES (?)", None, f"INSERT INTO {DB1}.t1 VALUES (LOWER(?))"),
+         (41, f"REPLACE INTO {DB1}.t1 VALUES (?)", None, f"REPLACE INTO {DB1}.t1 VALUES (UPPER(?))"),
+         (42, f"UPDATE {DB1}.t1 SET col = ? WHERE col = ?", None, f"UPDATE {DB1}.t1 SET col = ? WHERE col = LOWER(?)"))
+    with connect(px) as c:
+        q(c, f"DELETE FROM {DB1}.t1")
+        q(c, f"INSERT INTO {DB1}.t1 VALUES ('MiXed')")
+        assert sent(adm, c) == f"INSERT INTO {DB1}.t1 VALUES (LOWER('MiXed'))" and warnings_of(c) == 1
+        q(c, f"replace into {DB1}.t1 values ('Other')")
+        assert sent(adm, c) == f"REPLACE INTO {DB1}.t1 VALUES (UPPER('Other'))"
+        with c.cursor() as cur:
+            assert cur.execute(f"UPDATE {DB1}.t1 SET col = 'done' WHERE col = 'MIXED'") == 1
+        assert sent(adm, c) == f"UPDATE {DB1}.t1 SET col = 'done' WHERE col = LOWER('MIXED')"
+        assert sorted(q(c, f"SELECT col FROM {DB1}.t1")) == [("OTHER",), ("done",)]
+
+
 def test_surplus_values_are_dropped(px, adm):
     load(adm, R6)
     with connect(px) as c:
