@@ -104,12 +104,17 @@ def test_action_plugin_loaded_after_filters(seeded):
     """A filter naming an action nobody provides yet is kept inert, and goes live with its plugin."""
     p = seeded
     p.query("INSERT INTO filters (name, plans, action) VALUES ('answers', 'Select', 'DEMO_ANSWER')")
+    # DEMO_RECORD refuses empty action_args: when its plugin arrives this one filter stays inert
+    p.query("INSERT INTO filters (name, plans, action) VALUES ('no_args', 'Delete', 'DEMO_RECORD')")
     p.query("LOAD FILTERS TO RUNTIME")
     conn = connect(p)
     assert run(p, "SELECT 1", conn=conn) == [(1,)]
     assert p.query("SELECT live FROM stats_filters WHERE name = 'answers'") == [("0",)]
     p.query("LOAD PLUGIN filters_demo")
     assert run(p, "SELECT 1", conn=conn) == [("answered by answers",)]
+    assert p.query("SELECT name, live FROM stats_filters WHERE name != 'from_cnf' ORDER BY name") == [
+        ("answers", "1"), ("no_args", "0")]
+    assert "filter 'no_args' is inert: action DEMO_RECORD needs a file path" in p.log()
     with pytest.raises(pymysql.MySQLError, match="required by filters_demo"):
         p.query("UNLOAD PLUGIN filters")
     p.query("UNLOAD PLUGIN filters_demo")

@@ -57,6 +57,10 @@ class FiltersPlugin:
             services.register_command(exact, self.statements.admin_command(exact))
 
     @hookimpl
+    def start(self) -> None:
+        self.store.booting = False
+
+    @hookimpl
     def stop(self) -> None:
         self.runtime.close_all()
 

@@ -45,7 +45,7 @@ class FilterRuntime:
         changed = {k for k in found.keys() | self.actions.keys() if found.get(k) is not self.actions.get(k)}
         self.actions, self.providers = found, providers
         if changed and any(f.definition.action in changed for f in self.current.filters):
-            self.install(self.build([f.definition for f in self.current.filters]))
+            self.install(self.build([f.definition for f in self.current.filters], lenient=True))
 
     # -- building ---------------------------------------------------------------------------------
     def make_action(self, f: FilterDef, strict: bool) -> FilterAction | None:
@@ -64,12 +64,14 @@ class FilterRuntime:
         except Exception as exc:
             raise FilterValueError("action_args", f"action {f.action}: {type(exc).__name__}: {exc}") from exc
 
-    def build(self, defs: Iterable[FilterDef], strict: Iterable[str] = ()) -> RuntimeSet:
+    def build(self, defs: Iterable[FilterDef], strict: Iterable[str] = (), lenient: bool = False) -> RuntimeSet:
         """Compile ``defs`` into a new set, reusing the action instances of unchanged filters.
 
         Raises (naming the filter and field) without side effects: instances made so far are closed.
         For the filters named in ``strict`` (those a DDL statement writes) an action nobody registered
-        is an error; any other such filter is kept inert.
+        is an error; any other such filter is kept inert. ``lenient`` (start-up, an action plugin
+        coming or going): a filter whose action refuses its arguments is kept inert and logged
+        instead of failing the whole set.
         """
         strict = set(strict)
         old = {f.name: f for f in self.current.filters}
@@ -85,7 +87,13 @@ class FilterRuntime:
                             and type(prev.action) is self.actions.get(d.action)):
                         action = prev.action
                     else:
-                        action = self.make_action(d, d.name in strict)
+                        try:
+                            action = self.make_action(d, d.name in strict)
+                        except ProxydError as exc:
+                            if not lenient:
+                                raise
+                            log.error("filter '%s' is inert: %s", d.name, exc.message)
+                            action = None
                         if action is not None:
                             made.append(action)
                         elif d.active:

@@ -23,6 +23,9 @@ class FilterStore:
     def __init__(self, runtime: FilterRuntime):
         self.runtime = runtime
         self.services: Any = None  # set in init; databases usable from start() on
+        # Until start(), a load is the boot (or LOAD PLUGIN) one: a filter whose action refuses its
+        # arguments (say a Wasm binary gone missing) is kept inert rather than emptying the runtime.
+        self.booting = True
 
     def tiered_object(self) -> TieredObject:
         return TieredObject(name="FILTERS", tables=[(TABLE, TABLE_DDL)], load_to_runtime=self.load_to_runtime,
@@ -43,7 +46,7 @@ class FilterStore:
                 raise FilterValueError("name", f"filter '{d.name}' appears twice")
             seen.add(d.name)
             defs.append(d)
-        self.runtime.install(self.runtime.build(defs))
+        self.runtime.install(self.runtime.build(defs, lenient=self.booting))
 
     def save_from_runtime(self) -> Rows:
         return {TABLE: [f.definition.to_row() for f in sorted(self.runtime.current.filters,
