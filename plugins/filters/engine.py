@@ -159,6 +159,7 @@ class RuntimeSet:
         plan = plan_name(ctx.kind)
         tables: list[str] | None = None
         digest_text: str | None = None
+        lowered: str | None = None
         out: list[RuntimeFilter] = []
         for f in self.live:
             p = f.pattern
@@ -170,6 +171,11 @@ class RuntimeSet:
                 if p.template.digest_text(ctx.digest_options) != digest_text:
                     continue
             if p.tables is not None:
+                if p.table_needles is not None:
+                    if lowered is None:
+                        lowered = ctx.sql.lower()  # not the digest: no_digits would hide names
+                    if not any(n in lowered for n in p.table_needles):
+                        continue
                 if tables is None:
                     tables = [f"{(db or '').lower()}.{t.lower()}" for db, t in ctx.tables]
                 if not p.tables_match(tables):

@@ -50,6 +50,9 @@ class Pattern:
     template: Template | None
     conditions: tuple[Condition, ...]
     regexes: dict[str, str]  # field -> pattern, non-empty ones only
+    # lower-case table names without wildcards: a statement whose text contains none of them cannot
+    # match, and is decided without a parse (None: some entry's table part is a wildcard)
+    table_needles: tuple[str, ...] | None = None
 
     @property
     def plan_level(self) -> bool:
@@ -81,7 +84,10 @@ def compile_pattern(f: FilterDef) -> Pattern:
             regexes[field] = pattern
     template = compile_template(f.query_template) if f.query_template else None
     conditions = compile_conditions(f.bind_var_conds, template)
-    return Pattern(frozenset(f.plans), _table_matcher(f.fully_qualified_table_names), template, conditions, regexes)
+    tables = f.fully_qualified_table_names
+    needles = tuple(t.split(".", 1)[1].lower() for t in tables)
+    return Pattern(frozenset(f.plans), _table_matcher(tables), template, conditions, regexes,
+                   None if any(c in n for n in needles for c in "*?[") else needles)
 
 
 def values_of(ctx: Any) -> list[Any]:
