@@ -226,11 +226,11 @@ class SqlConnection(ProxydConnection):
         if stmt.num_params:
             pkts += [binary.column_definition("?", ColumnType.VAR_STRING, 63)] * stmt.num_params
             if eof:
-                pkts.append(eof_packet(self.capabilities, self.status_flags))
+                pkts.append(eof_packet(self.caps, self.status_flags))
         if stmt.columns:
             pkts += [binary.column_definition(name, t, _charset_for(t)) for name, t in stmt.columns]
             if eof:
-                pkts.append(eof_packet(self.capabilities, self.status_flags))
+                pkts.append(eof_packet(self.caps, self.status_flags))
         self.stream.write_many(pkts)
         await self.stream.drain()
 
@@ -246,7 +246,7 @@ class SqlConnection(ProxydConnection):
             stmt_id, _flags = binary.parse_execute_header(data)
             stmt = self._stmt(stmt_id)
             params = binary.parse_execute_params(
-                data, stmt, query_attributes=bool(self.capabilities & Capabilities.CLIENT_QUERY_ATTRIBUTES))
+                data, stmt, query_attributes=bool(self.caps & _QUERY_ATTRIBUTES))
             result = await self.frontend.execute_prepared(self.proxyd_session, stmt, params)
         except Exception as exc:
             result = to_proxyd_error(exc)
@@ -269,7 +269,7 @@ class SqlConnection(ProxydConnection):
         try:
             stmt = self._stmt(int.from_bytes(data[0:4], "little"))
             stmt.long_data.clear()
-            self.stream.write_many([ok_packet(self.capabilities, self.status_flags)])
+            self.stream.write_many([ok_packet(self.caps, self.status_flags)])
         except Exception as exc:
             self.write_error(exc)
         await self.stream.drain()
@@ -294,7 +294,7 @@ class SqlConnection(ProxydConnection):
             return
         pkts = [binary.column_definition(name, t, _charset_for(t), table=table, is_field_list=True)
                 for name, t in fields]
-        pkts.append(eof_packet(self.capabilities, self.status_flags))
+        pkts.append(eof_packet(self.caps, self.status_flags))
         self.stream.write_many(pkts)
         await self.stream.drain()
 
@@ -318,7 +318,7 @@ class SqlConnection(ProxydConnection):
         await self.stream.drain()
 
     async def handle_ping(self, data: bytes) -> None:
-        self.stream.write_many([ok_packet(self.capabilities, self.status_flags)])
+        self.stream.write_many([ok_packet(self.caps, self.status_flags)])
         await self.stream.drain()
 
     async def handle_reset_connection(self, data: bytes) -> None:
@@ -326,7 +326,7 @@ class SqlConnection(ProxydConnection):
             await self.frontend.reset_session(self.proxyd_session)
             self.statements.clear()
             self.refresh_status()
-            self.stream.write_many([ok_packet(self.capabilities, self.status_flags)])
+            self.stream.write_many([ok_packet(self.caps, self.status_flags)])
         except Exception as exc:
             self.write_error(exc)
         await self.stream.drain()
