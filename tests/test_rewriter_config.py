@@ -178,3 +178,33 @@ def test_every_bad_rule_gets_its_own_message(px):
             q(adm, "LOAD QUERY REWRITE RULES TO RUNTIME")
     with connect(px) as c:
         assert q(c, "SELECT 1") == [(2,)]
+
+
+def test_show_status_and_flush_procedure_on_the_sql_port(px):
+    with px.admin() as adm, connect(px) as c:
+        rows = dict(q(c, "SHOW GLOBAL STATUS LIKE 'Rewriter%'"))
+        assert set(rows) == {"Rewriter_number_loaded_rules", "Rewriter_number_reloads",
+                             "Rewriter_number_rewritten_queries", "Rewriter_reload_error"}
+        assert rows["Rewriter_number_loaded_rules"] == "1" and rows["Rewriter_reload_error"] == "OFF"
+        assert q(c, "show status like 'rewriter_reload%'") == [("Rewriter_reload_error", "OFF")]
+        with pytest.raises(pymysql.MySQLError) as info:
+            q(c, "CALL query_rewrite.flush_rewrite_rules()")
+        assert info.value.args[0] == 1370 and "execute command denied to user 'app'@'127.0.0.1'" in info.value.args[1]
+        q(adm, "SET rewriter-flush_users = 'app'")
+        q(adm, "LOAD REWRITER VARIABLES TO RUNTIME")
+        q(adm, "UPDATE query_rewrite_rules SET replacement = 'SELECT ? + 100' WHERE id = 1")
+        try:
+            assert q(c, "SELECT 1") == [(2,)]  # editing the table alone changes nothing
+            q(c, "CALL query_rewrite.flush_rewrite_rules()")
+            assert q(c, "SELECT 1") == [(101,)]
+            q(adm, "UPDATE query_rewrite_rules SET replacement = 'SELECT ?, ?' WHERE id = 1")
+            with pytest.raises(pymysql.MySQLError) as info:
+                q(c, "CALL query_rewrite.flush_rewrite_rules()")
+            assert info.value.args[0] == 1644
+            assert q(c, "SELECT 1") == [(101,)]  # the failed flush changed nothing
+            assert dict(q(c, "SHOW STATUS LIKE 'Rewriter%'"))["Rewriter_reload_error"] == "ON"
+        finally:
+            q(adm, "UPDATE query_rewrite_rules SET replacement = 'SELECT ? + 1' WHERE id = 1")
+            q(adm, "LOAD QUERY REWRITE RULES TO RUNTIME")
+            q(adm, "SET rewriter-flush_users = ''")
+            q(adm, "LOAD REWRITER VARIABLES TO RUNTIME")

@@ -4,7 +4,9 @@ Rules live in the tiered table ``query_rewrite_rules``; ``LOAD QUERY REWRITE RUL
 validates every enabled row, writes each row's computed columns back to memory and swaps the whole
 set in, or, if any rule is bad, changes nothing at runtime and fails with MySQL's 1644. The
 ``post_parse`` hook (after every plugin's ``pre_parse``, as MySQL's Rewriter is a post-parse plugin)
-rewrites matching statements, prepared ones at prepare time, and adds MySQL's Note 1105.
+rewrites matching statements, prepared ones at prepare time, and adds MySQL's Note 1105. A
+``before_execution`` hook answers MySQL's ``SHOW STATUS LIKE 'Rewriter%'`` and
+``CALL query_rewrite.flush_rewrite_rules()`` on the SQL port.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 from proxyd.digest import DigestOptions
 from proxyd.errors import ProxydError, TierError
 from proxyd.hookspecs import hookimpl
-from proxyd.results import Warning_
+from proxyd.results import Ok, ResultSet, Warning_
 from proxyd.tiers import Rows, TieredObject
 from proxyd.variables import boolean, int_range
 
 from .rules import Rule, RuleError, RuleSet, compile_rule, pattern_facts
+from .sql_port import FLUSH_ROUTINE, is_flush, status_like
 
 TABLE = "query_rewrite_rules"
 RULES_DDL = f"""CREATE TABLE {TABLE} (
@@ -84,6 +87,8 @@ class RewriterPlugin:
                                    doc="at 2, log why a statement whose key matched a rule was not rewritten")
         services.register_variable("rewriter-skip_users", "", check=skip_list,
                                    doc="comma list of users whose statements are never rewritten")
+        services.register_variable("rewriter-flush_users", "", check=skip_list,
+                                   doc="comma list of users who may CALL query_rewrite.flush_rewrite_rules()")
         services.register_table("stats", "stats_query_rewrite", STATS_DDL, refresh=self.refresh_stats)
         services.register_table("stats", "stats_query_rewrite_rules", RULE_STATS_DDL, refresh=self.refresh_rule_stats)
 
@@ -208,18 +213,47 @@ class RewriterPlugin:
         if found.param_map is not None:
             ctx.param_map = found.param_map
 
+    @hookimpl
+    def before_execution(self, ctx: Any) -> Any:
+        """Answer MySQL's Rewriter statements on the SQL port (see sql_port.py); nothing else."""
+        word = ctx.sql[:4].upper()
+        if word == "SHOW":
+            like = status_like(ctx.sql)
+            if like is not None:
+                return ResultSet(["Variable_name", "Value"],
+                                 [(n, v) for n, v in self.status_rows() if like.match(n)])
+        elif word == "CALL" and is_flush(ctx.sql):
+            return self.flush_from_sql_port(ctx)
+        return None
+
+    def flush_from_sql_port(self, ctx: Any) -> Any:
+        """MySQL's reload procedure: the same as LOAD QUERY REWRITE RULES TO RUNTIME, for listed users."""
+        if ctx.user not in self.services.get_variable("rewriter-flush_users").split(","):
+            host = ctx.client_address.rsplit(":", 1)[0]
+            return ProxydError(f"execute command denied to user '{ctx.user}'@'{host}' for routine "
+                               f"'{FLUSH_ROUTINE}'", 1370, "42000")
+        cols = ("id", "pattern", "pattern_database", "replacement", "enabled", "message", "pattern_digest",
+                "normalized_pattern")
+        rows = self.services.admin_db.execute(f"SELECT {', '.join(cols)} FROM main.{TABLE}")
+        self.load_rules({TABLE: [dict(zip(cols, r)) for r in rows]})  # a TierError is the answer
+        return Ok()
+
     def _near_miss(self, rule: Rule, why: str) -> None:
         self.services.log_message(6, f"rule {rule.id} matched the statement's key but not: {why}")
 
     # -- stats -----------------------------------------------------------------------------------------
+    def status_rows(self) -> list[tuple[str, str]]:
+        """MySQL's four Rewriter status variables."""
+        return [("Rewriter_number_loaded_rules", str(len(self.ruleset))),
+                ("Rewriter_number_reloads", str(self.reloads)),
+                ("Rewriter_number_rewritten_queries", str(self.rewritten)),
+                ("Rewriter_reload_error", "ON" if self.reload_error else "OFF")]
+
     def refresh_stats(self) -> None:
         db = self.services.stats_db
         db.execute("DELETE FROM stats.stats_query_rewrite")
-        for name, value in (("Rewriter_number_loaded_rules", len(self.ruleset)),
-                            ("Rewriter_number_reloads", self.reloads),
-                            ("Rewriter_number_rewritten_queries", self.rewritten),
-                            ("Rewriter_reload_error", "ON" if self.reload_error else "OFF")):
-            db.execute("INSERT INTO stats.stats_query_rewrite VALUES (?, ?)", (name, str(value)))
+        for row in self.status_rows():
+            db.execute("INSERT INTO stats.stats_query_rewrite VALUES (?, ?)", row)
 
     def refresh_rule_stats(self) -> None:
         db = self.services.stats_db
