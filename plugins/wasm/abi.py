@@ -41,7 +41,6 @@ CONTINUE, FAIL, ANSWER = 0, 1, 2
 
 MAX_KV_KEY, MAX_KV_VALUE, MAX_KV_KEYS, MAX_LOG = 256, 65536, 10_000, 4096
 MAX_TO_GUEST = 16 * 1024 * 1024
-_U32 = struct.Struct("<I")
 
 
 class SharedStore:
@@ -95,17 +94,10 @@ def _give(st: StatementCall, ctx: Any, args: Any, data: bytes, ptr_at: int, len_
     """Place ``data`` in guest memory (via proxyd_alloc) and report (ptr, len) through out-pointers."""
     if len(data) > MAX_TO_GUEST:
         args[0].i32 = TOO_LARGE
-        return
-    ptr = 0
-    if data:
-        st.inst.host_checkpoint(ctx)
-        ptr = st.inst.call(ALLOC, (len(data),), st, ctx=ctx) & 0xFFFFFFFF
-        if ptr == 0:
-            args[0].i32 = ALLOC_FAILED
-            return
-    st.inst.write_many(ctx, ((ptr, data), (ptr_at & 0xFFFFFFFF, _U32.pack(ptr)),
-                             (len_at & 0xFFFFFFFF, _U32.pack(len(data)))))
-    args[0].i32 = OK
+    elif st.inst.give(ctx, data, ptr_at & 0xFFFFFFFF, len_at & 0xFFFFFFFF):
+        args[0].i32 = OK
+    else:
+        args[0].i32 = ALLOC_FAILED
 
 
 def _text(st: StatementCall, ctx: Any, ptr: int, length: int) -> str:

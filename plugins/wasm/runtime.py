@@ -20,6 +20,7 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import struct
 import threading
 import time
 from collections import deque
@@ -54,6 +55,8 @@ _memory_data = _proto("wasmtime_memory_data", _VP, _VP, _VP)
 _memory_data_size = _proto("wasmtime_memory_data_size", _SZ, _VP, _VP)
 _caller_context = _proto("wasmtime_caller_context", _VP, _VP)
 _RAW_ARGS = ctypes.POINTER(ffi.wasmtime_val_raw)
+_U32, _U32X2 = struct.Struct("<I"), struct.Struct("<II")
+_clock = time.perf_counter
 _HOST_CALLBACK = ctypes.CFUNCTYPE(_SZ, _VP, _VP, _RAW_ARGS, _SZ)
 _define_func_unchecked = _proto("wasmtime_linker_define_func_unchecked", _VP, _VP, ctypes.c_char_p, _SZ,
                                 ctypes.c_char_p, _SZ, _VP, _HOST_CALLBACK, _VP, _VP)
@@ -135,7 +138,7 @@ _tls = threading.local()
 
 def current_call() -> Any:
     """The state object of the guest call running on this thread (set by :meth:`GuestInstance.call`)."""
-    return _tls.state
+    return _tls.inst.state
 
 
 _KEEP_ALIVE: list[Any] = []  # ctypes callbacks must outlive every linker that refers to them
@@ -148,9 +151,9 @@ def _make_trampoline(fn: HostFunction) -> Any:
     def trampoline(_env, caller, args, _nargs):
         try:
             inst = _tls.inst
-            inst.host_started = time.perf_counter()
+            inst.host_started = _clock()
             ctx = _caller_context(caller)
-            impl(_tls.state, ctx, args)
+            impl(inst.state, ctx, args)
             inst.host_checkpoint(ctx)
             return 0
         except GuestFault as exc:  # the guest broke the ABI (or a nested call faulted): abort the call
@@ -389,6 +392,8 @@ class GuestInstance:
             setattr(self, f"_keep_{name}", func)  # the struct must outlive its address
         self.broken = False
         self.started = self.host_started = self.host_time = 0.0
+        self.state: Any = None  # what host functions see during a call
+        self._alloc = self.funcs.get("proxyd_alloc")
 
     def has(self, name: str) -> bool:
         return name in self.funcs
@@ -406,6 +411,38 @@ class GuestInstance:
         if ptr < 0 or ptr + len(data) > size:
             raise GuestInvalid(f"buffer out of bounds ({ptr}+{len(data)} > {size})")
         ctypes.memmove(_memory_data(ctx, self.mem) + ptr, data, len(data))
+
+    def alloc(self, ctx: int, size: int) -> int:
+        """Nested call of the guest's ``proxyd_alloc`` from inside a host function (0 = failed)."""
+        func, raw, raw_addr, n, _ = self._alloc
+        raw[0].i32 = size
+        if _call_unchecked(ctx, func, raw_addr, n, self._trap_addr) or self._trap.value:
+            self.broken = True
+            raise self._fault(0, nested=True) if self._trap.value else GuestTrap("proxyd_alloc failed")
+        return raw[0].i32 & 0xFFFFFFFF
+
+    def give(self, ctx: int, data: bytes, ptr_at: int, len_at: int) -> bool:
+        """Place ``data`` via ``proxyd_alloc`` and store (ptr, len) as little-endian u32 at the two
+        out-pointers; False if the guest's allocator returned 0."""
+        ptr = 0
+        if data:
+            self.host_checkpoint(ctx)  # host time so far is not the guest's
+            ptr = self.alloc(ctx, len(data))
+            if ptr == 0:
+                return False
+        size = _memory_data_size(ctx, self.mem)
+        n = len(data)
+        if ptr + n > size or ptr_at + 4 > size or len_at + 4 > size:
+            raise GuestInvalid(f"buffer out of bounds (memory is {size} bytes)")
+        base = _memory_data(ctx, self.mem)
+        if n:
+            ctypes.memmove(base + ptr, data, n)
+        if len_at == ptr_at + 4:  # the usual layout: one write for both
+            ctypes.memmove(base + ptr_at, _U32X2.pack(ptr, n), 8)
+        else:
+            ctypes.memmove(base + ptr_at, _U32.pack(ptr), 4)
+            ctypes.memmove(base + len_at, _U32.pack(n), 4)
+        return True
 
     def write_many(self, ctx: int, items: Sequence[tuple[int, bytes]]) -> None:
         """Several writes with one look-up of the memory's base and size."""
@@ -439,13 +476,12 @@ class GuestInstance:
         else:
             _set_fuel(self.ctx, self.fuel)
             _set_epoch_deadline(self.ctx, self.deadline)
-            prev, _tls.state, _tls.host_fault = getattr(_tls, "state", None), state, None
-            prev_inst, _tls.inst = getattr(_tls, "inst", None), self
-            self.started, self.host_time = time.perf_counter(), 0.0
+            prev, _tls.inst, _tls.host_fault = getattr(_tls, "inst", None), self, None
+            self.state, self.started, self.host_time = state, _clock(), 0.0
             try:
                 err = _call_unchecked(self.ctx, func, raw_addr, n, self._trap_addr)
             finally:
-                _tls.state, _tls.inst = prev, prev_inst
+                _tls.inst, self.state = prev, None
         if err or self._trap.value:
             self.broken = True
             raise self._fault(err, nested=bool(ctx))
@@ -454,7 +490,7 @@ class GuestInstance:
     def host_checkpoint(self, ctx: int) -> None:
         """Inside a host function (before re-entering the guest, and on return): slow host work
         (a first parse, …) is not charged to the guest, so the epoch deadline moves by that much."""
-        now = time.perf_counter()
+        now = _clock()
         spent, self.host_started = now - self.host_started, now
         if spent > 0.001:
             self.host_time += spent
