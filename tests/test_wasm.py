@@ -334,3 +334,30 @@ def test_restart_reloads_modules_from_disk_cache(px):
     app = sql_conn(px)
     assert error_of(app, "DELETE FROM tamper.t")[1].endswith("no where clause")  # filters came back too
     app.close()
+
+
+def test_hot_load_and_unload_with_filters(tmp_path):
+    """WASM_PLUGIN appears when wasm is loaded after filters, goes inert on unload and comes back."""
+    p = Proxyd(tmp_path, CNF, plugins=("filters",))
+    p.start()
+    try:
+        app = sql_conn(p)
+        run(app, "CREATE DATABASE hot")
+        run(app, "CREATE TABLE hot.t (id INT PRIMARY KEY)")
+        p.query("LOAD PLUGIN wasm")
+        put_module(p, "guard.wasm", "interceptor.wat")
+        p.query("LOAD WASM MODULES TO RUNTIME")
+        p.query("SAVE WASM MODULES TO DISK")
+        p.query("CREATE FILTER guard with_pattern(fully_qualified_table_names='hot.t') "
+                "execute(action='WASM_PLUGIN', action_args='wasm_binary_name=\"guard.wasm\"')")
+        refused = (1105, "error from wasm plugin at before execution stage: no where clause")
+        assert error_of(app, "DELETE FROM hot.t") == refused
+        p.query("UNLOAD PLUGIN wasm")
+        with app.cursor() as cur:
+            assert cur.execute("DELETE FROM hot.t") == 0  # the action is gone: the filter is inert
+        p.query("LOAD PLUGIN wasm")  # modules come back from disk, the action is registered again
+        assert error_of(app, "DELETE FROM hot.t") == refused
+        assert run(app, "SELECT 1") == [(1,)]
+        app.close()
+    finally:
+        assert p.stop() == 0, p.log()
