@@ -110,7 +110,10 @@ def pre_parse(ctx: Any) -> str | None:
 
     Return a new SQL string (or assign ``ctx.sql``) to replace the statement; return ``None`` to
     leave it. Each implementation sees the previous one's output. Prepared statements are
-    rewritten once, at prepare time. An exception fails the statement with
+    rewritten once, at prepare time; a rewrite that drops or moves ``?`` markers sets
+    ``ctx.param_map`` (see :class:`proxyd.pipeline.QueryContext`). By MySQL's convention a rewrite
+    appends ``Note 1105 Query '<before>' rewritten to '<after>' by a query rewrite plugin`` to
+    ``ctx.warnings``. An exception fails the statement with
     ``plugin '<name>' failed in pre_parse: …`` (1105/HY000); the connection survives.
     """
 
