@@ -208,3 +208,14 @@ def test_show_status_and_flush_procedure_on_the_sql_port(px):
             q(adm, "LOAD QUERY REWRITE RULES TO RUNTIME")
             q(adm, "SET rewriter-flush_users = ''")
             q(adm, "LOAD REWRITER VARIABLES TO RUNTIME")
+
+
+def test_unload_and_load_plugin_with_a_client_connected(px):
+    with px.admin() as adm:
+        q(adm, "SAVE QUERY REWRITE RULES TO DISK")
+    with connect(px) as c:
+        assert q(c, "SELECT 1") == [(2,)]
+        px.query("UNLOAD PLUGIN rewriter")
+        assert q(c, "SELECT 1") == [(1,)] and c._result.warning_count == 0
+        px.query("LOAD PLUGIN rewriter")  # its rules come back from disk
+        assert q(c, "SELECT 1") == [(2,)] and c._result.warning_count == 1
