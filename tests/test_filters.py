@@ -554,3 +554,16 @@ def test_actions_follow_their_plugin(p):
         admin(p, "LOAD PLUGIN filters_demo")
     assert run(p, "select 1", conn=conn) == [("answered by ans",)]
     conn.close()
+
+
+def test_many_complex_regexes_still_match(p):
+    """600 regexes overflow one RE2 set's memory budget: they are split into several sets."""
+    admin(p, r"""WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 599)
+                 INSERT INTO filters (name, action, plans, query_regex)
+                 SELECT printf('rx%03d', i), 'FAIL', 'Select',
+                        '(?i)from\s+audit_' || i || '\b.*where\s+x' || i || '\s*=\s*[0-9]+.*[a-z]{3,40}' FROM n""")
+    admin(p, "LOAD FILTERS TO RUNTIME")
+    assert "regexes did not fit one RE2 set" in p.log()
+    for i in (0, 301, 599):
+        assert blocked(p, f"SELECT * FROM audit_{i} WHERE x{i} = 7 AND name = 'abcd'", name=f"rx{i:03d}")
+    assert run(p, "SELECT 'from audit_5 where x6 = 7 abcd'") == [("from audit_5 where x6 = 7 abcd",)]

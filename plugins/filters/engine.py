@@ -20,11 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
-
 from plugins.filters.actions import FilterAction
 from plugins.filters.model import FilterDef
-from plugins.filters.pattern import RE2_OPTIONS, Pattern, values_of
+from plugins.filters.pattern import Pattern, RegexSet, values_of
 from proxyd.classify import plan_name
 
 _CACHE_LIMIT = 20_000  # entries per cache before it is simply cleared
@@ -112,20 +110,15 @@ class RuntimeSet:
         self.field_sets = {name: self._regex_set(name) for name in used}
         self.query_set = self._regex_set("query_regex")
 
-    def _regex_set(self, fld: str) -> Any:
+    def _regex_set(self, fld: str) -> tuple[RegexSet, list[RuntimeFilter]] | None:
         """One RE2 set over ``fld`` of every live filter using it; filter i's pattern is index i."""
         users = [f for f in self.live if fld in f.pattern.regexes]
         if not users:
             return None
-        s = re2.Set.SearchSet(RE2_OPTIONS)
-        index: list[RuntimeFilter] = []
-        for f in users:
-            s.Add(f.pattern.regexes[fld])
-            if fld == "query_regex":
-                f.query_index = len(index)
-            index.append(f)
-        s.Compile()
-        return s, index
+        if fld == "query_regex":
+            for i, f in enumerate(users):
+                f.query_index = i
+        return RegexSet([f.pattern.regexes[fld] for f in users]), users
 
     def by_name(self, name: str) -> RuntimeFilter | None:
         for f in self.filters:
@@ -216,13 +209,13 @@ class RuntimeSet:
 
     def _field_hits(self, fld: str, text: str) -> set[RuntimeFilter]:
         s, index = self.field_sets[fld]
-        found = s.Match(text)
+        found = s.match(text)
         return {index[i] for i in found} if found else set()
 
     def _statement(self, ctx: Any, volatile: _Volatile) -> tuple[RuntimeFilter, ...]:
         out: list[RuntimeFilter] = []
         if volatile.by_index:
-            hits = self.query_set[0].Match(ctx.sql)
+            hits = self.query_set[0].match(ctx.sql)
             if hits:
                 by_index = volatile.by_index
                 out = [by_index[i] for i in hits if i in by_index]

@@ -7,6 +7,7 @@ Regexes are RE2 (linear time, no backreferences): no pattern can stall the proxy
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from plugins.filters.bindvars import (
 from plugins.filters.errors import FilterValueError
 from plugins.filters.model import REGEX_FIELDS, FilterDef
 
+log = logging.getLogger("proxyd.plugin.filters")
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the client, not to stderr
 
@@ -33,6 +35,46 @@ def check_regex(field: str, pattern: str) -> None:
     except re2.error as exc:
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise FilterValueError(field, f"'{pattern[:60]}' is not an RE2 regex: {reason}") from None
+
+
+class RegexSet:
+    """Many RE2 patterns searched in one pass; ``match(text)`` gives the indices that match, or None.
+
+    RE2 compiles a set into one automaton within a memory budget. A set too big for it (thousands of
+    complex patterns) is split in halves until each part compiles: more passes, still linear-time.
+    """
+
+    def __init__(self, patterns: list[str]):
+        self.parts: list[tuple[int, Any]] = []  # (index of the part's first pattern, compiled set)
+        self._add(patterns, 0)
+        if len(self.parts) > 1:
+            log.warning("%d regexes did not fit one RE2 set; searching them in %d sets", len(patterns),
+                        len(self.parts))
+
+    def _add(self, patterns: list[str], offset: int) -> None:
+        s = re2.Set.SearchSet(RE2_OPTIONS)
+        for p in patterns:
+            s.Add(p)
+        try:
+            s.Compile()
+        except re2.error:
+            if len(patterns) == 1:
+                raise FilterValueError("regex", f"'{patterns[0][:60]}' is too large for RE2") from None
+            half = len(patterns) // 2
+            self._add(patterns[:half], offset)
+            self._add(patterns[half:], offset + half)
+            return
+        self.parts.append((offset, s))
+
+    def match(self, text: str) -> list[int] | None:
+        if len(self.parts) == 1:
+            return self.parts[0][1].Match(text)
+        found: list[int] = []
+        for offset, s in self.parts:
+            hits = s.Match(text)
+            if hits:
+                found.extend(offset + i for i in hits)
+        return found or None
 
 
 def _table_matcher(entries: tuple[str, ...]) -> re.Pattern[str] | None:
