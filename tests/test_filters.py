@@ -567,3 +567,26 @@ def test_many_complex_regexes_still_match(p):
     for i in (0, 301, 599):
         assert blocked(p, f"SELECT * FROM audit_{i} WHERE x{i} = 7 AND name = 'abcd'", name=f"rx{i:03d}")
     assert run(p, "SELECT 'from audit_5 where x6 = 7 abcd'") == [("from audit_5 where x6 = 7 abcd",)]
+
+
+def test_save_filters_to_memory_restores_the_runtime_rows(p):
+    make(p, "kept", "plans='Delete'", meta="desc='live'")
+    admin(p, "UPDATE filters SET description = 'edited' WHERE name = 'kept'")
+    admin(p, "INSERT INTO filters (name, action) VALUES ('pending', 'FAIL')")
+    admin(p, "SAVE FILTERS TO MEMORY")
+    assert admin(p, "SELECT name, description FROM filters") == [("kept", "live")]
+    assert admin(p, "CHECKSUM MEMORY FILTERS")[0][1] == admin(p, "CHECKSUM RUNTIME FILTERS")[0][1]
+
+
+def test_read_only_admin_refuses_filter_ddl(p):
+    make(p, "ro", "plans='Delete'")
+    admin(p, "PROXYD READONLY")  # sets admin-read_only at runtime too
+    try:
+        for sql in ("create filter x with_pattern () execute (action='FAIL')", "alter filter ro (desc='x')",
+                    "drop filter ro"):
+            code, msg = fails(p, sql, "boss")
+            assert code == 1290 and "admin-read_only" in msg, (sql, code, msg)
+        assert [r[3] for r in show(p)] == ["ro"]  # reading is fine
+    finally:
+        admin(p, "PROXYD READWRITE")
+    boss(p, "drop filter ro")
