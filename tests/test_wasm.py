@@ -154,6 +154,7 @@ FAULTS = [
     ("trap.wasm", "mode=trap", {}, "guest trapped: wasm trap: wasm `unreachable` instruction executed", "traps"),
     ("garbage.wasm", "mode=garbage", {}, "invalid reply: before event returned 42, expected 0, 1 or 2", "invalid"),
     ("oob.wasm", "mode=oob", {}, "buffer out of bounds", "invalid"),
+    ("deep.wasm", "mode=recurse", {}, "call stack exhausted", "traps"),
 ]
 
 

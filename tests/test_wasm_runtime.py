@@ -107,6 +107,7 @@ def test_shared_store_counts_across_threads(engine):
     ("trap", "traps", "guest trapped: wasm trap: wasm `unreachable` instruction executed"),
     ("garbage", "invalid", "invalid reply: before event returned 42, expected 0, 1 or 2"),
     ("oob", "invalid", "buffer out of bounds"),
+    ("recurse", "traps", "guest trapped: wasm trap: call stack exhausted"),
 ])
 def test_faults(engine, mode, kind, text):
     mod = load(engine, "misbehave.wasm", example("misbehave.wat"), max_memory_mb=2)

@@ -99,6 +99,8 @@ class GuestRunner:
         return self._threaded(ctx, stage, key, mod, export)
 
     async def _threaded(self, ctx: Any, stage: str, key: str, mod: LoadedModule, export: str) -> Any:
+        if "get_context" in mod.guest.imports:
+            _ = ctx.kind, ctx.digest, ctx.tables  # parse here: the digest and parse caches are the loop's
         loop = asyncio.get_running_loop()
         res = await loop.run_in_executor(self.plugin.executor, call_guest, mod, ctx, stage, export, self.config)
         return self._finish(ctx, stage, key, mod, *res)

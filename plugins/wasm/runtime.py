@@ -316,6 +316,7 @@ class GuestModule:
         self.module, self.compiled_from = engine.compile(wasm, sha256)
         self.compile_ms = (time.perf_counter() - started) * 1000
         self.exports = self._validate()
+        self.imports = {imp.name for imp in self.module.imports}
         self.linker = engine.linker(iface)
         self.pool = InstancePool(self, max_idle)
         self.memory_cap = limits.max_memory_mb * 1024 * 1024

@@ -4,6 +4,7 @@
 ;;   mode=trap   executes unreachable
 ;;   mode=garbage returns 42 (not a valid verdict)
 ;;   mode=oob    hands the host an out-of-bounds out-pointer
+;;   mode=recurse recurses until the stack is exhausted
 ;; Any other config: allow.
 (module
   (import "proxyd_v1" "get_config" (func $get_config (param i32 i32) (result i32)))
@@ -36,6 +37,8 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $scan)))
     (i32.const 0))
+  (func $recurse (param $n i32) (result i32)
+    (i32.add (call $recurse (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
   (func (export "proxyd_before_execution") (result i32)
     (global.set $heap (i32.const 1024))
     (drop (call $get_config (i32.const 0) (i32.const 4)))
@@ -49,6 +52,8 @@
       (then (unreachable)))
     (if (call $mode (i32.const 103))          ;; g: garbage verdict
       (then (return (i32.const 42))))
+    (if (call $mode (i32.const 114))          ;; r: unbounded recursion
+      (then (return (call $recurse (i32.const 0)))))
     (if (call $mode (i32.const 111))          ;; o: out-of-bounds out-pointer
       (then (drop (call $get_query (i32.const 0x7ffffff0) (i32.const 4)))))
     (i32.const 0))
