@@ -590,3 +590,16 @@ def test_read_only_admin_refuses_filter_ddl(p):
     finally:
         admin(p, "PROXYD READWRITE")
     boss(p, "drop filter ro")
+
+
+def test_reload_plugin_filters_keeps_other_plugins_actions(p):
+    """RELOAD PLUGIN filters re-imports plugins.filters: action classes built on the previous import
+    (filters_demo's, which requires filters and is restarted with it) must still register."""
+    make(p, "ans", "plans='Select'", action="DEMO_ANSWER")
+    conn = connect(p)
+    admin(p, "RELOAD PLUGIN filters")
+    assert run(p, "select 1", conn=conn) == [("answered by ans",)]
+    admin(p, "RELOAD PLUGIN filters_demo")  # its classes now subclass the re-imported FilterAction
+    assert run(p, "select 1", conn=conn) == [("answered by ans",)]
+    assert "DEMO_ANSWER" in [r[0] for r in boss(p, "SHOW FILTER ACTIONS")]
+    conn.close()

@@ -33,7 +33,7 @@ class FilterRuntime:
         providers: dict[str, str] = {}
         for plugin, contributed in self._collect():
             for cls in contributed or ():
-                if not (isinstance(cls, type) and issubclass(cls, FilterAction) and cls.name):
+                if not is_action_class(cls):
                     log.warning("filters_actions returned %r, not a named FilterAction subclass; ignored", cls)
                     continue
                 key = action_key(cls.name)
@@ -134,6 +134,13 @@ class FilterRuntime:
         for f in old.filters:
             if f.action is not None:
                 _close(f.action)
+
+
+def is_action_class(cls: Any) -> bool:
+    """A named FilterAction subclass. Compared by name, not identity: RELOAD PLUGIN filters re-imports
+    this package, and a plugin that subclassed the previous import's FilterAction is still valid."""
+    return (isinstance(cls, type) and bool(getattr(cls, "name", "")) and
+            any(b.__name__ == "FilterAction" and b.__module__ == FilterAction.__module__ for b in cls.__mro__))
 
 
 def _close(action: FilterAction) -> None:
