@@ -162,7 +162,7 @@ def test_seed_wasm_filter_row_kept_inert_without_the_wasm_plugin(p):
 
 # -- statements ----------------------------------------------------------------------------------------
 def test_keywords_case_insensitive_defaults_and_show_filter(p):
-    boss(p, "CREATE FILTER IF NOT EXISTS Lower WITH_PATTERN (PLANS='select') EXECUTE (ACTION='fail')")
+    boss(p, "/* deploy 42 */ CREATE FILTER IF NOT EXISTS Lower WITH_PATTERN (PLANS='select') EXECUTE (ACTION='fail')")
     row = boss(p, "SHOW FILTER Lower")[0]
     assert row[3:8] == ("Lower", "", "1000", "ACTIVE", '["Select"]') and row[16] == "FAIL"
     # IF NOT EXISTS on an existing filter: a note, nothing changes

@@ -20,7 +20,8 @@ from proxyd.results import Ok, ResultSet, Warning_
 
 #: Cheap first test on every SQL-port statement: could it be a filter statement or an explain?
 MAYBE_OURS = re.compile(r"\s*(?:/\*|(?:create|alter|drop|show)\s+(?:create\s+)?filter)", re.IGNORECASE)
-_FILTER_STATEMENT = re.compile(r"\s*(?:create|alter|drop|show)\s+(?:create\s+)?filters?(?:\s|`|$)", re.IGNORECASE)
+_FILTER_STATEMENT = re.compile(r"\s*(?:/\*.*?\*/\s*)*(?:create|alter|drop|show)\s+(?:create\s+)?filters?(?:\s|`|$)",
+                               re.IGNORECASE | re.DOTALL)
 _LEADING_COMMENT = re.compile(r"\s*/\*(.*?)\*/", re.DOTALL)
 EXPLAIN_COLUMNS = ["Name", "description", "priority", "action", "action_args"]
 ADMIN_USERS_VARIABLE = "filters-admin_users"
