@@ -362,3 +362,14 @@ def test_hot_load_and_unload_with_filters(tmp_path):
         app.close()
     finally:
         assert p.stop() == 0, p.log()
+
+
+def test_deadlines_survive_proxyd_stop_start(px, faults):
+    """PROXYD STOP stops the epoch ticker with the plugin; PROXYD START must bring deadlines back."""
+    px.query("PROXYD STOP")
+    px.query("PROXYD START")
+    px.query("LOAD FILTERS TO RUNTIME")  # the filters plugin comes back from STOP/START with no runtime filters
+    app = sql_conn(px)
+    code, text = error_of(app, "SELECT id FROM faults.loop")
+    assert (code, text.rsplit(": ", 1)[-1]) == (1105, "deadline of 20 ms exceeded")
+    app.close()

@@ -53,6 +53,8 @@ class WasmPlugin:
 
     @hookimpl
     def start(self) -> None:
+        if self.engine is not None:  # PROXYD STOP / PROXYD START: deadlines need the ticker again
+            self.engine.resume()
         if self.executor is None:
             self.executor = ThreadPoolExecutor(self._int("worker_threads", 4), thread_name_prefix="wasm-guest")
 

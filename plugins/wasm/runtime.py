@@ -184,14 +184,22 @@ class WasmEngine:
         self._linkers: dict[str, wasmtime.Linker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
-        self._ticker.start()
+        self._ticker: threading.Thread | None = None
+        self.resume()
 
-    def _tick(self) -> None:
-        while not self._stop.wait(self.tick_ms / 1000):
+    def _tick(self, stop: threading.Event) -> None:
+        while not stop.wait(self.tick_ms / 1000):
             self.engine.increment_epoch()
 
+    def resume(self) -> None:
+        """Start the epoch ticker (again): without it no deadline would ever expire."""
+        if self._ticker is None or not self._ticker.is_alive():
+            self._stop = threading.Event()
+            self._ticker = threading.Thread(target=self._tick, args=(self._stop,), name="wasm-epoch", daemon=True)
+            self._ticker.start()
+
     def close(self) -> None:
+        """Stop the ticker (the plugin stops); :meth:`resume` restarts it."""
         self._stop.set()
 
     def deadline_ticks(self, timeout_ms: int) -> int:
