@@ -144,6 +144,23 @@ def test_cli_refusals(px, tmp_path):
     assert out.returncode != 0 and "no wasm module named 'nope.wasm'" in out.stderr
 
 
+def test_console_script_lists_modules(px):
+    """The ``proxyd-wasm`` script (entry point ``plugins.wasm.cli:main``) talks to the admin port."""
+    import shutil
+
+    script = shutil.which("proxyd-wasm")
+    if script is None:
+        pytest.skip("the proxyd-wasm console script is not installed (pip install -e .)")
+    put_module(px, "listed.wasm", "allow.wat", comment="listed by the script")
+    px.query("LOAD WASM MODULES TO RUNTIME")
+    out = subprocess.run([script, "list", "--port", str(px.admin_port)], check=False, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("name\tsha256\tsize")
+    assert any(line.startswith("listed.wasm\t") and line.endswith("\tfail_closed\t1") for line in lines)
+
+
 # -- sandbox faults through the SQL port ---------------------------------------------------------------
 FAULTS = [
     # (module row name, action_args mode, limits, expected message tail, stats column)
