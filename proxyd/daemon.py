@@ -85,6 +85,7 @@ class Daemon:
         from proxyd.sql_frontend import SqlFrontend
 
         self.engine = EmbeddedEngine(self.core.datadir)
+        self.core.plugin_manager.hook.embedded_engine_opened.call_historic(kwargs={"engine": self.engine})
         self.mysql = MysqlBackend(self.core)
         self.sql = SqlFrontend(self.core, self.engine, self.hooks, Backends(self.core, self.engine, self.mysql))
         self.core.stats_providers["stats_mysql_connection_pool"] = self.mysql.pool_rows

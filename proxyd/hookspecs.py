@@ -93,6 +93,24 @@ def plugins_changed(loaded: list[str]) -> None:
     """
 
 
+@hookspec(historic=True)
+def embedded_engine_opened(engine: Any) -> None:
+    """Receive the embedded (SQLite) backend's engine, once it exists, to extend every session.
+
+    ``engine`` is the daemon's :class:`proxyd.backends.embedded.EmbeddedEngine`. This hook is
+    *historic*: the daemon calls it once, when it opens the engine at boot (after every plugin's
+    ``start``), and pluggy replays that call for a plugin registered later (``LOAD PLUGIN``,
+    ``RELOAD PLUGIN``) at its registration, i.e. before its ``init``: only store the engine here.
+    With it a plugin may ``engine.add_connection_hook(fn)`` (``fn(apsw_connection)`` runs on every
+    session connection, open ones included: register apsw virtual-table modules or functions) and
+    ``engine.remove_connection_hook(fn)`` when it stops; ``engine.path(schema)`` names a schema's
+    database file and ``engine.ddl_changed()`` must follow any DDL the plugin runs on such a file
+    itself; ``engine.offload_statements_matching(regex)`` makes statements whose SQLite text matches
+    run on a worker thread (for virtual tables whose callbacks may block). Exceptions propagate
+    to the caller (boot or the plugin's load): keep it trivial.
+    """
+
+
 # -- query path ----------------------------------------------------------------------------------
 # Called for every statement on the SQL port, for each plugin implementing them in load order.
 # ``ctx`` is a :class:`proxyd.pipeline.QueryContext`: ``sql`` (mutable), ``original_sql``, ``user``,

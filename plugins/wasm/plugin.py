@@ -35,6 +35,9 @@ class WasmPlugin:
         self.executor: ThreadPoolExecutor | None = None
         self.modules = ModuleSet(self._engine, lambda: self._int("pool_max_idle", 16))
         self._action_class: type | None = None
+        from plugins.wasm.fdw import FdwService  # foreign tables (docs/wasm-fdw.md)
+
+        self.fdw = FdwService(self._engine, self._module_bytes)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @hookimpl
@@ -50,6 +53,7 @@ class WasmPlugin:
         for name, default, check, doc in VARIABLES:
             services.register_variable(f"wasm-{name}", default, check=check, doc=doc)
         services.register_table("stats", "stats_wasm_modules", STATS_DDL, refresh=self.refresh_stats)
+        self.fdw.init(services)
 
     @hookimpl
     def start(self) -> None:
@@ -57,9 +61,11 @@ class WasmPlugin:
             self.engine.resume()
         if self.executor is None:
             self.executor = ThreadPoolExecutor(self._int("worker_threads", 4), thread_name_prefix="wasm-guest")
+        self.fdw.start()
 
     @hookimpl
     def stop(self) -> None:
+        self.fdw.stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = None
@@ -69,6 +75,15 @@ class WasmPlugin:
     @hookimpl
     def status_json(self) -> dict[str, Any]:
         return {"modules": len(self.modules.modules), "calls": sum(s.calls for s in self.modules.stats.values())}
+
+    @hookimpl
+    def embedded_engine_opened(self, engine: Any) -> None:
+        """Foreign tables are virtual tables of the embedded backend (historic hook: store only)."""
+        self.fdw.engine_opened(engine)
+
+    def _module_bytes(self, name: str) -> bytes | None:
+        mod = self.modules.modules.get(name)
+        return bytes(mod.row["wasm"]) if mod is not None else None
 
     @hookimpl
     def filters_actions(self) -> list[type]:

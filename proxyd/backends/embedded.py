@@ -20,7 +20,9 @@ Layout and connections
 * Schema files use ``synchronous=NORMAL`` (:attr:`EmbeddedEngine.synchronous`): a commit
   survives a crash of proxyd, not necessarily a power loss (like ``innodb_flush_log_at_trx_commit=2``).
 * Plugins can have every session connection configured (modules, functions) with
-  :meth:`EmbeddedEngine.add_connection_hook`.
+  :meth:`EmbeddedEngine.add_connection_hook` (they get the engine from the historic hook
+  ``embedded_engine_opened``), and have statements naming their virtual tables run on a worker
+  thread with :meth:`EmbeddedEngine.offload_statements_matching`.
 
 Statements
 ----------
@@ -218,6 +220,18 @@ class EmbeddedEngine:
         self.connection_hooks.append(hook)
         for s in list(self._sessions):
             hook(s.conn)
+
+    def remove_connection_hook(self, hook: Callable[[apsw.Connection], None]) -> None:
+        """Stop running ``hook`` on new session connections (open ones keep what it did)."""
+        if hook in self.connection_hooks:
+            self.connection_hooks.remove(hook)
+
+    def offload_statements_matching(self, pattern: "re.Pattern[str] | None") -> None:
+        """Run data statements whose SQLite text matches ``pattern`` on a worker thread, like SLEEP:
+        a plugin's virtual table whose callbacks may block (a remote call) must not hold the loop.
+        Decided once per plan (cached), so the per-statement cost is nil."""
+        self.translator.offload_pattern = pattern
+        self.ddl_changed()
 
     def close(self) -> None:
         for s in list(self._sessions):

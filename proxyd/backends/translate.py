@@ -849,6 +849,7 @@ class Translator:
         self.size = size
         self.fast = fast  # try proxyd.backends.translate_fast before sqlglot
         self._cache: OrderedDict[tuple[bool, str | None, str], Plan] = OrderedDict()
+        self.offload_pattern: re.Pattern[str] | None = None  # plans whose SQL matches run on a thread
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -903,9 +904,12 @@ class Translator:
         return plan
 
     def _build(self, text: str, schema: str | None) -> Plan:
+        plan = None
         if self.fast:
             from proxyd.backends.translate_fast import fast_plan  # (imports this module)
             plan = fast_plan(text, schema)
-            if plan is not None:
-                return plan
-        return build_plan(text, schema)
+        if plan is None:
+            plan = build_plan(text, schema)
+        if self.offload_pattern is not None and self.offload_pattern.search(plan.sql):
+            plan.offload = True
+        return plan

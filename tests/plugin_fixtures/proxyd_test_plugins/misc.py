@@ -26,5 +26,9 @@ class Watcher:
         self.seen.append(list(loaded))
 
     @hookimpl
+    def embedded_engine_opened(self, engine) -> None:
+        self.engine_dir = engine.dir  # historic: replayed at registration when loaded later
+
+    @hookimpl
     def status_json(self) -> dict:
-        return {"seen": self.seen}
+        return {"seen": self.seen, "engine": bool(getattr(self, "engine_dir", None))}

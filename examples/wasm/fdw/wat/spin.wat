@@ -1,0 +1,23 @@
+;; spin.wat: a misbehaving guest whose fdw_begin_scan never returns (stopped by the call deadline
+;; or the fuel limit), for tests and demonstrations.
+(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 16) "{\"ok\":\"^1.0\"}")
+  (func (export "proxyd_fdw_abi_1"))
+  (func (export "proxyd_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (if (i32.gt_u (global.get $heap) (i32.const 65536)) (then (global.set $heap (i32.const 1024)) (return (i32.const 0))))
+    (local.get $p))
+  (func (export "proxyd_free") (param i32 i32))
+  (func (export "fdw_host_version_requirement") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 13)))
+  (func (export "fdw_init") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "fdw_begin_scan") (param i32 i32) (result i64)
+    (loop $forever (br $forever))
+    (i64.const 0))
+  (func (export "fdw_iter_scan") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "fdw_end_scan") (param i32 i32) (result i64) (i64.const 0))
+)
