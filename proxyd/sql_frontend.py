@@ -12,7 +12,7 @@ from mysql_mimic.types import ColumnType, ServerStatus
 from proxyd.digest import DigestOptions
 from proxyd.errors import ProxydError
 from proxyd.pipeline import HookRunner, QueryContext, run_statement
-from proxyd.results import Ok, ResultSet, Warning_
+from proxyd.results import Ok, ResultSet, Warning_, row_count
 from proxyd.sqltext import split_statements
 from proxyd.wire.auth import Account
 
@@ -169,7 +169,7 @@ class SqlFrontend:
         stats.globals["Questions"] += 1
         if self.query_digests:
             d = ctx.digest  # first: the kind below is then a lookup by digest
-            sent = len(out.rows) if isinstance(out, ResultSet) else 0
+            sent = row_count(out) if isinstance(out, ResultSet) else 0
             affected = out.affected_rows if isinstance(out, Ok) else 0
             key = (ctx.hostgroup, ctx.schema or "", ctx.user, ctx.client_address.rsplit(":", 1)[0]
                    if self.track_hostname else "", d.hex)

@@ -260,8 +260,8 @@ def test_prepared_statements_bind_safely_and_reexecute(px, app):
     cur.execute("SELECT qty, price, added FROM items WHERE name = ?", ("it's; DROP TABLE items; --",))
     assert cur.fetchall() == [(7, None, None)]
     cur.execute("SELECT price, added, qty * 2, 1.5e0 FROM items WHERE name = ?", ("apple",))
-    # (the frontend's binary rows carry dates as text for now)
-    assert cur.fetchall() == [(Decimal("2.25"), "2024-01-02", 8, 1.5)]
+    # relayed as the server encoded it: a binary DATE arrives as a date
+    assert cur.fetchall() == [(Decimal("2.25"), datetime.date(2024, 1, 2), 8, 1.5)]
     with pytest.raises(mysql.connector.Error) as info:
         cur.execute("SELECT * FROM no_such_table WHERE id = ?", (1,))
     assert info.value.errno == 1146
@@ -514,9 +514,63 @@ def test_large_results_procedures_and_temporal_values(px, app, server):
     cnx = mysql.connector.connect(host="127.0.0.1", port=px.sql_port, user="pxt_app", password="app-pw",
                                   database=DB, autocommit=True, use_pure=True)
     cur = cnx.cursor(prepared=True)
-    cur.execute("SELECT CAST('-26:01:02.5' AS TIME(1)), CAST('2024-03-04 05:06:07.891' AS DATETIME(3)), "
-                "CAST('2024-03-04' AS DATE), CAST(NULL AS DATE), ? + 1", (41,))
-    assert cur.fetchall() == [("-26:01:02.5", "2024-03-04 05:06:07.891", "2024-03-04", None, 42)]
+    temporal = ("SELECT CAST('-26:01:02.5' AS TIME(1)), CAST('2024-03-04 05:06:07.891' AS DATETIME(3)), "
+                "CAST('2024-03-04' AS DATE), CAST(NULL AS DATE), ? + 1")
+    cur.execute(temporal, (41,))
+    through = cur.fetchall()
+    host, port, _, _ = server
+    direct = mysql.connector.connect(host=host, port=port, user="pxt_app", password="app-pw", database=DB,
+                                     use_pure=True)
+    dcur = direct.cursor(prepared=True)
+    dcur.execute(temporal, (41,))
+    # the server's binary temporal values arrive as it encoded them (whatever the driver makes of a
+    # negative TIME, it makes the same of it directly)
+    assert through == dcur.fetchall()
+    assert through[0][1:] == (datetime.datetime(2024, 3, 4, 5, 6, 7, 891000), datetime.date(2024, 3, 4), None, 42)
+    direct.close()
     cur.execute(f"{SEQ_300} SELECT n, REPEAT('y', 1000) FROM s WHERE n > ?", (0,))
     assert len(cur.fetchall()) == 300
     cnx.close()
+
+
+# -- result relay ----------------------------------------------------------------------------------
+RELAY_SQL = (f"{SEQ_300} SELECT n, IF(n % 7 = 0, NULL, CONCAT('row ', n)) AS label, n * 1.5 AS half, "
+             "CAST('2024-02-29' AS DATE) + INTERVAL n DAY AS day FROM s")
+
+
+def test_text_results_reach_the_client_as_the_server_sent_them(px, app, server):
+    """A text result set with no hook reading it is relayed as the backend's packets: the client
+    must see exactly what a direct connection sees, column metadata included."""
+    host, port, _, _ = server
+    direct = pymysql.connect(host=host, port=port, user="pxt_app", password=USERS["pxt_app"], database=DB)
+    try:
+        with direct.cursor() as d, app.cursor() as p:
+            d.execute(RELAY_SQL)
+            p.execute(RELAY_SQL)
+            assert p.fetchall() == d.fetchall()
+            assert p.description == d.description
+    finally:
+        direct.close()
+    q(app, "SELECT 'relay-check', n FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) t")
+    rows = px.query("SELECT sum_rows_sent FROM stats_mysql_query_digest "
+                    "WHERE digest_text LIKE 'SELECT ?,n FROM (SELECT ? AS n UNION ALL%'")
+    assert rows and int(rows[0][0]) == 3  # rows counted without decoding them
+
+
+def test_hooks_reading_a_relayed_result_see_its_values(tmp_path_factory, server, plugin_distributions):
+    """An after_execution hook that reads the rows (t_pipeline masks them) gets decoded values, and
+    what it returns is what the client sees."""
+    host, port, _, _ = server
+    p = Proxyd(tmp_path_factory.mktemp("relay-hooks"), f"""
+        mysql_servers = ( {{ address = "{host}"; port = {port}; hostgroup = 1 }} )
+        mysql_users = ( {{ username = "pxt_app"; password = "app-pw"; default_hostgroup = 1;
+                          default_schema = "{DB}" }} )
+        """, plugins=("t_pipeline",))
+    p.start()
+    try:
+        conn = connect(p)
+        assert q(conn, "SELECT 'mask_me', 42, NULL") == [("***", "***", "***")]
+        assert q(conn, f"{SEQ_300} SELECT COUNT(*), MAX(n) FROM s") == [(300, 300)]  # untouched: relayed
+        conn.close()
+    finally:
+        p.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,9 +20,14 @@ CNF = """
     """
 
 
-def sysbench(port: int, *args: str, timeout: float = 180) -> str:
+# On the shared MariaDB, a database and user of this run's own (parallel runs must not drop each other's).
+MDB_SCHEMA, MDB_USER = f"sbtest_{os.getpid()}", f"sb{os.getpid()}"
+
+
+def sysbench(port: int, *args: str, timeout: float = 180, user: str = "sb", db: str = "sbtest") -> str:
     cmd = ["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={port}",
-           "--mysql-user=sb", "--mysql-password=sb", "--mysql-db=sbtest", "--tables=2", "--table-size=500", *args]
+           f"--mysql-user={user}", f"--mysql-password={user}", f"--mysql-db={db}", "--tables=2", "--table-size=500",
+           *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     text = out.stdout + out.stderr
     assert out.returncode == 0, text
@@ -64,32 +70,34 @@ def through_mariadb(tmp_path_factory):
         pytest.skip("no MariaDB/MySQL server: set PROXYD_TEST_MARIADB=host:port:user:password")
     admin = _admin_conn(srv)
     with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS sbtest")
-        cur.execute("CREATE DATABASE sbtest")
-        cur.execute("DROP USER IF EXISTS 'sb'@'%'")
-        cur.execute("CREATE USER 'sb'@'%' IDENTIFIED BY 'sb'")
-        cur.execute("GRANT ALL ON sbtest.* TO 'sb'@'%'")
+        cur.execute(f"DROP DATABASE IF EXISTS {MDB_SCHEMA}")
+        cur.execute(f"CREATE DATABASE {MDB_SCHEMA}")
+        cur.execute(f"DROP USER IF EXISTS '{MDB_USER}'@'%'")
+        cur.execute(f"CREATE USER '{MDB_USER}'@'%' IDENTIFIED BY '{MDB_USER}'")
+        cur.execute(f"GRANT ALL ON {MDB_SCHEMA}.* TO '{MDB_USER}'@'%'")
     host, port, _, _ = srv
     p = Proxyd(tmp_path_factory.mktemp("sysbench-mariadb"), f"""
         mysql_servers = ( {{ address = "{host}"; port = {port}; hostgroup = 1 }} )
-        mysql_users = ( {{ username = "sb"; password = "sb"; default_hostgroup = 1; default_schema = "sbtest" }} )
+        mysql_users = ( {{ username = "{MDB_USER}"; password = "{MDB_USER}"; default_hostgroup = 1;
+                           default_schema = "{MDB_SCHEMA}" }} )
         """)
     p.start()
     yield p
     p.stop()
     with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS sbtest")
-        cur.execute("DROP USER IF EXISTS 'sb'@'%'")
+        cur.execute(f"DROP DATABASE IF EXISTS {MDB_SCHEMA}")
+        cur.execute(f"DROP USER IF EXISTS '{MDB_USER}'@'%'")
     admin.close()
 
 
 def test_oltp_read_write_through_proxyd_to_mariadb(through_mariadb):
     port = through_mariadb.sql_port
-    sysbench(port, "prepare")
+    who = {"user": MDB_USER, "db": MDB_SCHEMA}
+    sysbench(port, "prepare", **who)
     for mode in ("disable", "auto"):
         # one thread: InnoDB cannot deadlock, so not even an "ignored" (retried) error may show up
-        assert_clean_run(sysbench(port, f"--db-ps-mode={mode}", "--threads=1", "--time=3", "run"))
+        assert_clean_run(sysbench(port, f"--db-ps-mode={mode}", "--threads=1", "--time=3", "run", **who))
         # four threads: InnoDB may pick deadlock victims (sysbench retries 1213, as against the server
         # itself); anything else would be FATAL or a non-zero exit
-        sysbench(port, f"--db-ps-mode={mode}", "--threads=4", "--time=3", "--mysql-ignore-errors=1213", "run")
-    sysbench(port, "cleanup")
+        sysbench(port, f"--db-ps-mode={mode}", "--threads=4", "--time=3", "--mysql-ignore-errors=1213", "run", **who)
+    sysbench(port, "cleanup", **who)

@@ -234,8 +234,8 @@ class MysqlBackend:
         self.hostgroups = {hg: _Hostgroup(hg, servers) for hg, servers in by_hg.items()}
 
     def session(self, user_row: dict, hostgroup: int, schema: str | None = None, *,
-                found_rows: bool = False) -> "MysqlSession":
-        return MysqlSession(self, user_row, hostgroup, schema, found_rows=found_rows)
+                found_rows: bool = False, deprecate_eof: bool = False) -> "MysqlSession":
+        return MysqlSession(self, user_row, hostgroup, schema, found_rows=found_rows, deprecate_eof=deprecate_eof)
 
     # -- connections -------------------------------------------------------------------------------
     def take(self, s: "MysqlSession") -> BackendConn | None:
@@ -314,7 +314,8 @@ class MysqlBackend:
                 break
             started = time.perf_counter()
             try:
-                bc = await connect(pool, s.key, s.user, s.password, found_rows=s.found_rows, timeout=remaining)
+                bc = await connect(pool, s.key, s.user, s.password, found_rows=s.found_rows,
+                                   deprecate_eof=s.deprecate_eof, timeout=remaining)
             except asyncio.TimeoutError:
                 self._failed(pool)
                 failures.append(f"{pool.host}:{pool.port}: no answer within {int(timeout * 1000)}ms")
@@ -498,12 +499,14 @@ class MysqlSession:
     """One client's session on the mysql backend (same interface as EmbeddedSession for the frontend)."""
 
     def __init__(self, backend: MysqlBackend, user_row: dict, hostgroup: int, schema: str | None = None, *,
-                 found_rows: bool = False):
+                 found_rows: bool = False, deprecate_eof: bool = False):
         self._backend = backend
         self.user: str = user_row["username"]
         self.password: str | None = user_row.get("password")
         self.found_rows = found_rows
-        self.key = (self.user, self.password, found_rows)
+        # connections frame result sets as this client does, so their replies can be relayed as they come
+        self.deprecate_eof = deprecate_eof
+        self.key = (self.user, self.password, found_rows, deprecate_eof)
         self.hostgroup = hostgroup
         self.schema: str | None = schema or None  # what the client asked for (checked on its next statement)
         self._previous_schema: str | None = None  # where a refused use() goes back to

@@ -40,7 +40,7 @@ from asyncmy.protocol import pack_binary_params, parse_binary_rows_from_buffer, 
 from mysql_mimic.types import ColumnType
 
 from proxyd.errors import ProxydError
-from proxyd.results import Ok, ResultSet, Warning_
+from proxyd.results import Ok, RawResultSet, ResultSet, Warning_
 
 if TYPE_CHECKING:
     from proxyd.backends.mysql import ServerPool
@@ -50,7 +50,7 @@ __all__ = ["BackendConn", "Columns", "connect", "SERVER_STATUS_IN_TRANS", "SERVE
 COM_QUIT, COM_INIT_DB, COM_QUERY, COM_PING = 0x01, 0x02, 0x03, 0x0E
 COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_RESET_CONNECTION = 0x16, 0x17, 0x19, 0x1F
 SERVER_STATUS_IN_TRANS, SERVER_STATUS_AUTOCOMMIT, SERVER_MORE_RESULTS_EXISTS = 0x01, 0x02, 0x08
-_CLIENT_FOUND_ROWS, _CLIENT_MULTI_STATEMENTS = 1 << 1, 1 << 16
+_CLIENT_FOUND_ROWS, _CLIENT_MULTI_STATEMENTS, _CLIENT_DEPRECATE_EOF = 1 << 1, 1 << 16, 1 << 24
 _MAX_PAYLOAD = 0xFFFFFF
 _FAST_LIMIT = 1 << 16  # replies up to this size are parsed in one go from the receive buffer
 _STMT_CACHE = 256  # server-side statements kept per connection (MariaDB's global cap is 16382)
@@ -324,11 +324,12 @@ class BackendConn:
             if len(_COLUMNS) >= _COLUMNS_MAX:
                 _COLUMNS.clear()
             cols = _COLUMNS[key] = _columns_from_block(key, first)
-        rows: list[tuple] = []
-        if binary:
-            pos, seq = parse_binary_rows_from_buffer(buf, pos, end, cols.binary_specs, seq, rows, deprecate_eof)
-        else:
-            pos, seq = parse_rows_from_buffer(buf, pos, end, cols.text_specs, seq, rows, deprecate_eof)
+        rows_at, rows_seq = pos, seq
+        scanned = _skip_rows(buf, pos, end, seq, deprecate_eof)  # rows stay the server's bytes: only counted
+        if scanned is None:
+            self._slow = not _incomplete_rows(buf, pos, end, deprecate_eof)
+            return None
+        pos, seq, count = scanned
         if _incomplete(buf, pos, end):
             self._slow = False
             return None
@@ -350,9 +351,9 @@ class BackendConn:
         proto.pos = body + n
         raw._next_seq_id = (seq + 1) & 0xFF
         self.recv += body + n - start
-        if binary and cols.temporal:
-            rows = [_temporal_text(r, cols.temporal) for r in rows]
-        return ResultSet(cols.names, rows, types=cols.types)
+        reply = bytes(buf[start:body + n])
+        return RawResultSet(reply, count, deprecate_eof, status,
+                            _decoder(reply, rows_at - start, rows_seq, cols, deprecate_eof, binary), binary=binary)
 
     async def init_db(self, schema: str) -> None:
         self._send(COM_INIT_DB, schema.encode())
@@ -506,6 +507,53 @@ class BackendConn:
         return ResultSet(cols.names, rows, types=cols.types)
 
 
+def _skip_rows(buf: bytearray, pos: int, end: int, seq: int, deprecate_eof: bool) -> tuple[int, int, int] | None:
+    """Count the text rows at ``pos`` up to their terminator (EOF, or OK with a 0xFE header):
+    ``(terminator position, its sequence id, rows)``; None if the buffer ends first or anything
+    unusual comes (an error after some rows, a 16 MB row): the general reader handles those."""
+    count = 0
+    while end - pos >= 5:
+        n = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+        if end - pos - 4 < n or buf[pos + 3] != seq or n >= _MAX_PAYLOAD or n == 0:
+            return None
+        first = buf[pos + 4]
+        if first == 0xFE and (n < 9 or deprecate_eof):
+            return pos, seq, count
+        if first == 0xFF:
+            return None
+        count += 1
+        pos += 4 + n
+        seq = (seq + 1) & 0xFF
+    return None
+
+
+def _incomplete_rows(buf: bytearray, pos: int, end: int, deprecate_eof: bool) -> bool:
+    """True if waiting for more bytes may let :func:`_skip_rows` finish."""
+    while end - pos >= 5:
+        n = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+        if end - pos - 4 < n:
+            return True
+        if n >= _MAX_PAYLOAD or n == 0 or buf[pos + 4] == 0xFF or (buf[pos + 4] == 0xFE and (n < 9 or deprecate_eof)):
+            return False
+        pos += 4 + n
+    return True
+
+
+def _decoder(reply: bytes, rows_at: int, seq: int, cols: Columns, deprecate_eof: bool, binary: bool) -> Any:
+    """Decode a relayed reply's rows on demand, as the general reader would have."""
+    def decode() -> tuple[Sequence[str], list[tuple], Sequence[int]]:
+        rows: list[tuple] = []
+        if binary:
+            parse_binary_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.binary_specs, seq, rows,
+                                          deprecate_eof)
+            if cols.temporal:
+                rows = [_temporal_text(r, cols.temporal) for r in rows]
+        else:
+            parse_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.text_specs, seq, rows, deprecate_eof)
+        return cols.names, rows, cols.types
+    return decode
+
+
 def _one_row(data: bytes, specs: tuple, binary: bool) -> tuple:
     """A row the bulk parser did not take (e.g. one over 16 MB): parse it from its own bytes."""
     buf = bytearray(_header.pack(len(data)) if len(data) < _MAX_PAYLOAD else b"\xfe\xff\xff\x00") + data
@@ -583,15 +631,28 @@ async def kill_query(pool: "ServerPool", user: str, password: str | None, thread
         pass
 
 
+class _FramedConnection(_AsyncmyConnection):
+    """asyncmy's connection, taking CLIENT_DEPRECATE_EOF only when the client it serves does: result
+    sets then come framed exactly as that client expects them, and the SQL port can relay them."""
+
+    deprecate_eof = True
+
+    async def _get_server_information(self) -> None:
+        await super()._get_server_information()
+        if not self.deprecate_eof:
+            self.server_capabilities &= ~_CLIENT_DEPRECATE_EOF  # asyncmy asks for what the server offers
+
+
 async def connect(pool: "ServerPool", key: tuple, user: str, password: str | None, *, found_rows: bool,
-                  timeout: float) -> BackendConn:
+                  timeout: float, deprecate_eof: bool = True) -> BackendConn:
     """Open and authenticate a connection to the pool's server with the client's credentials.
 
     Multi-statements are switched off on the backend (a client that did not ask for them must get a
     syntax error, not a second statement); CLIENT_FOUND_ROWS follows the client's choice.
     """
-    raw = _AsyncmyConnection(user=user, password=password or "", charset="utf8mb4", autocommit=None,
-                             connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
+    raw = _FramedConnection(user=user, password=password or "", charset="utf8mb4", autocommit=None,
+                            connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
+    raw.deprecate_eof = deprecate_eof
     raw._client_flag &= ~_CLIENT_MULTI_STATEMENTS
     if found_rows:
         raw._client_flag |= _CLIENT_FOUND_ROWS

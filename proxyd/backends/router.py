@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxyd.sql")
 
 _CLIENT_FOUND_ROWS = 1 << 1
+_CLIENT_DEPRECATE_EOF = 1 << 24  # result sets end with an OK packet instead of EOF
 
 
 class Backends:
@@ -63,4 +64,5 @@ class Backends:
                     log.info("user %s: default schema '%s' does not exist", user_row.get("username"), schema)
             return session
         assert self.mysql is not None
-        return self.mysql.session(user_row, hostgroup, schema, found_rows=bool(client_flags & _CLIENT_FOUND_ROWS))
+        return self.mysql.session(user_row, hostgroup, schema, found_rows=bool(client_flags & _CLIENT_FOUND_ROWS),
+                                  deprecate_eof=bool(client_flags & _CLIENT_DEPRECATE_EOF))

@@ -21,7 +21,7 @@ from mysql_mimic.results import ResultColumn
 from mysql_mimic.types import Capabilities, ColumnType, uint_len
 
 from proxyd.errors import ProxydError, to_proxyd_error
-from proxyd.results import Ok, ResultSet
+from proxyd.results import Ok, RawResultSet, ResultSet
 from proxyd.wire import binary
 from proxyd.wire.connection import MORE_RESULTS, ProxydConnection
 from proxyd.wire.packets import eof_packet, err_packet, ok_packet
@@ -37,6 +37,7 @@ _BINARY_COLS: dict[int, list[ResultColumn]] = {}
 _DEPRECATE_EOF = int(Capabilities.CLIENT_DEPRECATE_EOF)
 _MULTI_STATEMENTS = int(Capabilities.CLIENT_MULTI_STATEMENTS)
 _QUERY_ATTRIBUTES = int(Capabilities.CLIENT_QUERY_ATTRIBUTES)
+_SESSION_FLAGS = 0x0003  # SERVER_STATUS_IN_TRANS | SERVER_STATUS_AUTOCOMMIT: what refresh_status reports
 _MORE_RESULTS = int(MORE_RESULTS)
 _MAX_PAYLOAD = 0xFFFFFF
 COM_QUIT, COM_QUERY = 0x01, 0x03
@@ -168,6 +169,8 @@ class SqlConnection(ProxydConnection):
         self.refresh_status()
         caps, status = self.caps, self.status_flags
         last = len(results) - 1
+        if last == 0 and await self._relayed(results[0], False):
+            return
         for i, res in enumerate(results):
             more = _MORE_RESULTS if i < last else 0
             if res.__class__ is ResultSet:
@@ -181,6 +184,18 @@ class SqlConnection(ProxydConnection):
                 self.stream.write_many([ok_packet(caps, status | more, res.affected_rows, res.last_insert_id,
                                                   len(res.warnings), res.info)])
         await self.stream.drain()
+
+    async def _relayed(self, res: Any, binary: bool) -> bool:
+        """Write a backend's reply as it came, when nothing about it changed on the way: nobody read
+        (so nobody replaced) its rows, same framing as this client, same session flags, no warnings
+        to add. Saves decoding and re-encoding every value."""
+        if (res.__class__ is RawResultSet and not res.decoded and res.binary is binary and not res.warnings
+                and res.eof_deprecated == self.eof_deprecated and self.stream.seq.value == 1
+                and res.status & _SESSION_FLAGS == self.status_flags):
+            await self.stream.drain()
+            self.stream.writer.write(res.packets)
+            return True
+        return False
 
     def write_resultset(self, rs: ResultSet, more: int = 0, *, binary_rows: bool = False) -> None:
         n = len(rs.columns)
@@ -251,6 +266,8 @@ class SqlConnection(ProxydConnection):
         except Exception as exc:
             result = to_proxyd_error(exc)
         self.refresh_status()
+        if await self._relayed(result, True):
+            return
         if isinstance(result, ResultSet):
             self.write_resultset(result, binary_rows=True)
             await self.stream.drain()
