@@ -135,6 +135,44 @@ def _stat_add(st: FdwCall, ctx: int, a: Any) -> None:
     st.server.add_counter(name, a[2].i64)
 
 
+MAX_KV_KEYS, MAX_KV_VALUE = 10_000, 16 * 1024 * 1024
+
+
+class KvStore:
+    """A server's key-value store shared by all its instances (and kept across loads, not restarts)."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.lock = threading.Lock()
+
+
+def _kv_get(st: FdwCall, ctx: int, a: Any) -> None:
+    key = st.inst.read(ctx, a[0].i32 & 0xFFFFFFFF, min(a[1].i32 & 0xFFFFFFFF, 1024))
+    value = st.server.kv.data.get(key)
+    if value is None:
+        a[0].i64 = 0
+        return
+    st.inst.host_checkpoint(ctx)
+    ptr = st.inst.alloc(ctx, max(1, len(value)))
+    if ptr == 0:
+        raise GuestInvalid("proxyd_alloc returned 0 for a kv value")
+    st.inst.write(ctx, ptr, value)
+    a[0].i64 = (ptr << 32) | len(value)
+
+
+def _kv_set(st: FdwCall, ctx: int, a: Any) -> None:
+    key = st.inst.read(ctx, a[0].i32 & 0xFFFFFFFF, min(a[1].i32 & 0xFFFFFFFF, 1024))
+    length = a[3].i32 & 0xFFFFFFFF
+    if length > MAX_KV_VALUE:
+        raise GuestInvalid(f"kv value larger than {MAX_KV_VALUE} bytes")
+    value = st.inst.read(ctx, a[2].i32 & 0xFFFFFFFF, length)
+    kv = st.server.kv
+    with kv.lock:
+        if key not in kv.data and len(kv.data) >= MAX_KV_KEYS:
+            raise GuestInvalid(f"kv store full ({MAX_KV_KEYS} keys)")
+        kv.data[key] = value
+
+
 FDW_ABI = HostInterface(
     import_module=IMPORT_MODULE,
     functions=[
@@ -143,6 +181,8 @@ FDW_ABI = HostInterface(
         HostFunction("warn", [I32, I32], [], _warn),
         HostFunction("now_ms", [], [I64], _now_ms),
         HostFunction("stat_add", [I32, I32, I64], [], _stat_add),
+        HostFunction("kv_get", [I32, I32], [I64], _kv_get),
+        HostFunction("kv_set", [I32, I32, I32, I32], [], _kv_set),
     ],
     required_exports={
         MARKER: ((), ()),

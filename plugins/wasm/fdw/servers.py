@@ -80,6 +80,7 @@ class LoadedServer:
     http_max_bytes: int
     module: GuestModule
     requirement: str
+    kv: fdw.KvStore = field(default_factory=fdw.KvStore)
     counters: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -197,7 +198,8 @@ def _download(url: str, timeout_s: float, max_bytes: int) -> bytes:
     return data
 
 
-def load_server(engine: WasmEngine, row: dict[str, Any], wasm: bytes, settings: Callable[[str], int]) -> LoadedServer:
+def load_server(engine: WasmEngine, row: dict[str, Any], wasm: bytes, settings: Callable[[str], int],
+                kv: fdw.KvStore) -> LoadedServer:
     """Compile (or reuse), validate, instantiate once and check the guest's host-version requirement."""
     name = row["server_name"]
     what = f"server '{name}'"
@@ -217,7 +219,7 @@ def load_server(engine: WasmEngine, row: dict[str, Any], wasm: bytes, settings: 
     except ModuleRefused as exc:
         raise LoadFailed(f"{what}: {exc}") from None
     server = LoadedServer(dict(row), name, options, allow, limits, value["http_timeout_ms"], value["http_max_bytes"],
-                          module, "")
+                          module, "", kv)
     inst = module.pool.acquire()
     st = fdw.FdwCall(inst, server, f"(server {name})", fdw.TableStats())
     try:

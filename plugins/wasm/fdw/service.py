@@ -77,6 +77,7 @@ class FdwService:
         self.verify_failures: dict[str, int] = {}
         self.load_errors: dict[str, str] = {}
         self.loaded_at: dict[str, str] = {}
+        self.kv: dict[str, fdw.KvStore] = {}  # per server name: survives loads
         self.embedded: Any = None  # the EmbeddedEngine, from the historic hook
         self.live = False
         self.dropping = False
@@ -191,7 +192,7 @@ class FdwService:
         current = self.runtime.servers.get(name)
         if current is not None and current.row == row and current.module.sha256 == row.get("module_sha256"):
             return current  # bytes re-verified above; the compiled module and its pool are kept
-        server = load_server(engine, row, wasm, self._int_or_default)
+        server = load_server(engine, row, wasm, self._int_or_default, self.kv.setdefault(name, fdw.KvStore()))
         self.loaded_at[name] = time.strftime("%Y-%m-%d %H:%M:%S")
         return server
 

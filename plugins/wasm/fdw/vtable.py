@@ -147,6 +147,9 @@ class ForeignVTable:
         return self.rowcells.get(rowid, rowid)
 
     def _row(self, fields: tuple[Any, ...]) -> list[Any]:
+        for c, v in zip(self.table.columns, fields):
+            if v is None and c.not_null:  # SQLite does not enforce NOT NULL on virtual tables
+                raise ProxydError(f"Column '{c.name}' cannot be null", 1048, "23000")
         return [to_guest(c, v) for c, v in zip(self.table.columns, fields)]
 
     def UpdateInsertRow(self, rowid: int | None, fields: tuple[Any, ...]) -> int:
