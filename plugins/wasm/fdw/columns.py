@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -181,3 +182,67 @@ def to_guest(col: Column, value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode()
     return value
+
+
+class _Slow(Exception):
+    """A cell the fast converter does not take as it is: the exact conversion decides (and names the error)."""
+
+
+def _fast(col: Column) -> Any:
+    """A converter for the common, already-correct cells; anything else raises _Slow."""
+    nullable = not col.not_null
+    if col.kind == "int":
+        lo, hi = ((0, (1 << col.bits) - 1) if col.unsigned else (-(1 << (col.bits - 1)), (1 << (col.bits - 1)) - 1))
+
+        def conv(v: Any) -> Any:
+            if type(v) is int and lo <= v <= hi or (v is None and nullable):
+                return v
+            raise _Slow
+    elif col.kind == "text":
+        def conv(v: Any) -> Any:
+            if type(v) is str or (v is None and nullable):
+                return v
+            raise _Slow
+    elif col.kind == "real":
+        def conv(v: Any) -> Any:
+            if type(v) is float or (v is None and nullable):
+                return v
+            raise _Slow
+    elif col.kind in ("datetime", "date"):
+        match = (_DATETIME if col.kind == "datetime" else _DATE).fullmatch
+
+        def conv(v: Any) -> Any:
+            if type(v) is str and match(v) or (v is None and nullable):
+                return v
+            raise _Slow
+    else:
+        def conv(v: Any) -> Any:
+            raise _Slow
+    return conv
+
+
+def row_converter(columns: tuple[Column, ...]) -> Any:
+    """``convert(rows, first_row_number) -> list[tuple]``: guest rows as stored values, in one pass
+    of C-level ``map`` calls per row; ValueError (naming column and row) for a bad row."""
+    fast = tuple(_fast(c) for c in columns)
+    width = len(columns)
+
+    def exact(row: Any, number: int) -> tuple[Any, ...]:
+        if not isinstance(row, list) or len(row) != width:
+            got = len(row) if isinstance(row, list) else "no"
+            raise ValueError(f"row {number} has {got} cells, expected {width}")
+        return tuple(to_sqlite(c, v, number) for c, v in zip(columns, row))
+
+    def convert(rows: list[Any], first: int) -> list[tuple[Any, ...]]:
+        out = []
+        append = out.append
+        for row in rows:
+            try:
+                if len(row) != width or type(row) is not list:
+                    raise _Slow
+                append(tuple(map(operator.call, fast, row)))
+            except (_Slow, TypeError):
+                append(exact(row, first + len(out)))
+        return out
+
+    return convert

@@ -15,7 +15,7 @@ from typing import Any
 import apsw
 
 from plugins.wasm.fdw import guest as fdw
-from plugins.wasm.fdw.columns import declaration, to_guest, to_sqlite
+from plugins.wasm.fdw.columns import declaration, row_converter, to_guest
 from plugins.wasm.fdw.servers import ForeignTable, LoadedServer
 from plugins.wasm.runtime import GuestFault, GuestInstance
 from proxyd.errors import ProxydError
@@ -57,6 +57,7 @@ class ForeignVTable:
     def __init__(self, service: Any, table: ForeignTable, server: LoadedServer | None):
         self.service, self.table, self.server = service, table, server
         self.stats = service.table_stats(table)
+        self.convert = row_converter(table.columns)
         self.rowcells: dict[int, Any] = {}  # synthetic rowid -> rowid_column cell (non-integer rowids)
         self.modify: fdw.FdwCall | None = None
 
@@ -249,15 +250,9 @@ class ForeignCursor:
         if not isinstance(batch, list):
             vt.release(self.st)
             raise fdw.fail(self.st, "fdw_iter_scan", "invalid reply: rows must be a JSON array")
-        cols = vt.table.columns
-        out = []
         try:
-            for row in batch:
-                self.seen += 1
-                if not isinstance(row, list) or len(row) != len(cols):
-                    got = len(row) if isinstance(row, list) else "no"
-                    raise ValueError(f"row {self.seen} has {got} cells, expected {len(cols)}")
-                out.append(tuple(to_sqlite(c, v, self.seen) for c, v in zip(cols, row)))
+            out = vt.convert(batch, self.seen + 1)
+            self.seen += len(out)
         except ValueError as exc:
             self.st.inst.broken = True
             vt.release(self.st)
