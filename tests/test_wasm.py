@@ -347,8 +347,11 @@ def test_restart_reloads_modules_from_disk_cache(px):
     px.query("LOAD WASM MODULES TO RUNTIME")
     px.query("SAVE WASM MODULES TO DISK")
     px.restart()
-    rows = px.query("SELECT name, compiled_from FROM stats_wasm_modules WHERE name = 'persist.wasm'")
-    assert rows == [("persist.wasm", "disk")]
+    sources = dict(px.query("SELECT name, compiled_from FROM stats_wasm_modules"))
+    assert "persist.wasm" in sources
+    # every module was compiled before the restart: now each comes from the disk cache, or from
+    # memory when an earlier row had the same bytes; none is compiled again
+    assert "disk" in sources.values() and "compiled" not in sources.values(), sources
     app = sql_conn(px)
     assert error_of(app, "DELETE FROM tamper.t")[1].endswith("no where clause")  # filters came back too
     app.close()
