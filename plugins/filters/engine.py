@@ -149,15 +149,18 @@ class RuntimeSet:
         return tuple(sorted(fixed + passed, key=lambda f: f.rank))
 
     def _plan(self, ctx: Any, key: tuple) -> _Plan:
-        plan = plan_name(ctx.kind)
+        plan: str | None = None  # the kind, tables and digest text only when some filter asks
         tables: list[str] | None = None
         digest_text: str | None = None
         lowered: str | None = None
         out: list[RuntimeFilter] = []
         for f in self.live:
             p = f.pattern
-            if p.plans and plan not in p.plans:
-                continue
+            if p.plans:
+                if plan is None:
+                    plan = plan_name(ctx.kind)
+                if plan not in p.plans:
+                    continue
             if p.template is not None:
                 if digest_text is None:
                     digest_text = ctx.digest.text.lower()
