@@ -102,7 +102,15 @@ class GuestRunner:
         if "get_context" in mod.guest.imports:
             _ = ctx.kind, ctx.digest, ctx.tables  # parse here: the digest and parse caches are the loop's
         loop = asyncio.get_running_loop()
-        res = await loop.run_in_executor(self.plugin.executor, call_guest, mod, ctx, stage, export, self.config)
+        fut = loop.run_in_executor(self.plugin.executor, call_guest, mod, ctx, stage, export, self.config)
+        try:
+            res = await fut
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if fut.cancelled() and task is not None and not task.cancelling():
+                # the plugin stopped (its executor dropped queued calls), the statement did not
+                return self._finish(ctx, stage, key, mod, None, "not run: the wasm plugin is stopping")
+            raise
         return self._finish(ctx, stage, key, mod, *res)
 
     def _finish(self, ctx: Any, stage: str, key: str, mod: LoadedModule, outcome: Any, fault: str | None) -> Any:
