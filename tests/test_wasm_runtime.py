@@ -290,3 +290,12 @@ def test_c_counter_by_kind(engine, c_guests):
     for sql in ("SELECT 1", "SELECT 2", "INSERT INTO t VALUES (1)"):
         assert before(mod, sql) == (None, None)
     assert mod.kv.data == {b"statements": b"3", b"kind:SELECT": b"2", b"kind:INSERT": b"1"}
+
+
+def test_wat_text_rows_are_accepted_and_hashed_as_text(engine):
+    text = (WAT / "interceptor.wat").read_text()
+    r = row("text.wasm", text.encode()) | {"wasm": text}  # a TEXT value, as plain SQL would store it
+    mod = load_module(engine, r, abi.SharedStore(), ModuleStats(), max_idle=1)
+    assert before(mod, "DELETE FROM t")[0].message.endswith("no where clause")
+    with pytest.raises(ModuleRefused, match="module sha256 mismatch"):
+        load_module(engine, r | {"wasm": text + " "}, abi.SharedStore(), ModuleStats(), max_idle=1)
