@@ -38,22 +38,26 @@ log = logging.getLogger("proxyd.plugin.wasm")
 # -- raw C entry points ---------------------------------------------------------------------------
 # A private handle on libwasmtime whose functions take and return plain addresses (ints): no
 # pointer objects to build or cast per call, and the bindings' shared prototypes stay untouched.
+# Calls that run guest code go through a CDLL handle, which releases the GIL (the epoch ticker must
+# run while a guest spins). The few-instruction accessors go through a PyDLL handle, which keeps it:
+# cheaper, and no other thread can take the GIL in the middle of a statement.
 _lib = ctypes.CDLL(ffi.dll._name)
+_lib_gil = ctypes.PyDLL(ffi.dll._name)
 _VP, _SZ, _U64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
 
 
-def _proto(name: str, restype: Any, *argtypes: Any) -> Any:
-    fn = getattr(_lib, name)
+def _proto(name: str, restype: Any, *argtypes: Any, lib: Any = _lib) -> Any:
+    fn = getattr(lib, name)
     fn.restype, fn.argtypes = restype, list(argtypes)
     return fn
 
 
 _call_unchecked = _proto("wasmtime_func_call_unchecked", _VP, _VP, _VP, _VP, _SZ, _VP)
-_set_fuel = _proto("wasmtime_context_set_fuel", _VP, _VP, _U64)
-_set_epoch_deadline = _proto("wasmtime_context_set_epoch_deadline", None, _VP, _U64)
-_memory_data = _proto("wasmtime_memory_data", _VP, _VP, _VP)
-_memory_data_size = _proto("wasmtime_memory_data_size", _SZ, _VP, _VP)
-_caller_context = _proto("wasmtime_caller_context", _VP, _VP)
+_set_fuel = _proto("wasmtime_context_set_fuel", _VP, _VP, _U64, lib=_lib_gil)
+_set_epoch_deadline = _proto("wasmtime_context_set_epoch_deadline", None, _VP, _U64, lib=_lib_gil)
+_memory_data = _proto("wasmtime_memory_data", _VP, _VP, _VP, lib=_lib_gil)
+_memory_data_size = _proto("wasmtime_memory_data_size", _SZ, _VP, _VP, lib=_lib_gil)
+_caller_context = _proto("wasmtime_caller_context", _VP, _VP, lib=_lib_gil)
 _RAW_ARGS = ctypes.POINTER(ffi.wasmtime_val_raw)
 _U32, _U32X2 = struct.Struct("<I"), struct.Struct("<II")
 _clock = time.perf_counter
