@@ -83,14 +83,14 @@ class ConcurrencyControl(FilterAction):
         self.running = 0
         self.waiters: collections.deque[asyncio.Future] = collections.deque()
         self.closed = False
-        self.stats = FilterStats()  # replaced by the engine's per-filter counters
+        self.filter_stats = FilterStats()  # replaced by the engine's per-filter counters
         self._slot_key = ("filters.concurrency", id(self))
 
     def before(self, ctx: Any) -> Any:
         if self.closed:
             return None
         if self.running + len(self.waiters) >= self.max_queue_size:
-            self.stats.rejected += 1
+            self.filter_stats.rejected += 1
             return QueueFullError(
                 f"too many queued statements for filter '{self.filter_name}' "
                 f"({self.running + len(self.waiters)} >= max_queue_size {self.max_queue_size})")
@@ -105,14 +105,14 @@ class ConcurrencyControl(FilterAction):
         ctx.plugin_data[self._slot_key] = True
 
     def _note_running(self) -> None:
-        stats = self.stats
+        stats = self.filter_stats
         stats.running = self.running
         stats.max_running = max(stats.max_running, self.running)
 
     async def _wait(self, ctx: Any) -> None:
         fut = asyncio.get_running_loop().create_future()
         self.waiters.append(fut)
-        self.stats.queued += 1
+        self.filter_stats.queued += 1
         start = time.perf_counter_ns()
         try:
             await fut
@@ -126,7 +126,7 @@ class ConcurrencyControl(FilterAction):
                     pass
             raise
         finally:
-            self.stats.wait_us += (time.perf_counter_ns() - start) // 1000
+            self.filter_stats.wait_us += (time.perf_counter_ns() - start) // 1000
         if fut.result():  # handed a slot (False: the filter closed, run without one)
             ctx.plugin_data[self._slot_key] = True
 
@@ -141,7 +141,7 @@ class ConcurrencyControl(FilterAction):
                 fut.set_result(True)  # the slot goes to the oldest waiter; running stays the same
                 return
         self.running -= 1
-        self.stats.running = self.running
+        self.filter_stats.running = self.running
 
     def close(self) -> None:
         """Let every waiter run (without a slot): the filter that limited them is gone."""

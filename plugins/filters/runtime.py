@@ -104,8 +104,8 @@ class FilterRuntime:
                     exc.args = (exc.message,)
                     raise
                 stats = self.stats.get(d.name) or FilterStats()
-                if action is not None and hasattr(action, "stats"):
-                    action.stats = stats
+                if action is not None and hasattr(action, "filter_stats"):
+                    action.filter_stats = stats  # counters of actions that keep their own (CONCURRENCY_CONTROL)
                 out.append(RuntimeFilter(d, pattern, action, stats))
         except BaseException:
             for a in made:
