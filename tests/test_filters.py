@@ -602,4 +602,7 @@ def test_reload_plugin_filters_keeps_other_plugins_actions(p):
     admin(p, "RELOAD PLUGIN filters_demo")  # its classes now subclass the re-imported FilterAction
     assert run(p, "select 1", conn=conn) == [("answered by ans",)]
     assert "DEMO_ANSWER" in [r[0] for r in boss(p, "SHOW FILTER ACTIONS")]
+    make(p, "cc", "plans='Delete'", action="CONCURRENCY_CONTROL", args="max_queue_size=2; max_concurrency=1")
+    assert run(p, "delete from d1.t2 where id = 999", conn=conn) == []
+    assert (stats(p, "cc")["matches"], stats(p, "cc")["max_running"]) == (1, 1)  # counters wired after reload
     conn.close()
