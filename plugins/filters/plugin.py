@@ -82,7 +82,7 @@ class FiltersPlugin:
         if caller is None:
             return [("filters", BUILTIN_ACTIONS)]
         out = []
-        for impl in reversed(caller.get_hookimpls()):  # pluggy lists the last registered first
+        for impl in caller.get_hookimpls():  # registration (load) order: on a name clash the first wins
             try:
                 out.append((impl.plugin_name, impl.function()))
             except Exception as exc:  # noqa: BLE001 - a failing action must not take the proxy down
