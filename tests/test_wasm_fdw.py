@@ -93,12 +93,13 @@ def env(tmp_path_factory):
         "bad": ("passthru", f"{base}/bad", {}),
         "poster": ("poster", f"{base}/events", {}),
         "gh2": ("passthru", f"{base}/events", {}),
+        "hog": ("hog", "", {"max_memory_mb": 16}),
     }
     tables = {"events": ("gh", COLUMNS, {}), "echo": ("echo", "k INT, name VARCHAR(16)", {}),
               "spin": ("spin", "x INT", {}), "fuel": ("fuel", "x INT", {}), "far": ("far", COLUMNS, {}),
               "slow": ("slow", COLUMNS, {}), "big": ("big", COLUMNS, {}), "bad": ("bad", COLUMNS, {}),
               "outbox": ("poster", COLUMNS, {"rowid_column": "id"}), "outbox2": ("poster", COLUMNS, {}),
-              "mirror": ("gh2", COLUMNS, {})}
+              "mirror": ("gh2", COLUMNS, {}), "hog": ("hog", "x INT", {})}
     admin = p.admin()
     with admin.cursor() as c:
         for name, (guest, url, extra) in servers.items():
@@ -242,6 +243,15 @@ def test_fuel_limit(env):
     assert table_stats(env, "fuel")["fuel_exhausted"] == 1
 
 
+def test_memory_cap(env):
+    code, msg = fails(env.sql, "SELECT * FROM shop.hog")
+    assert code == 1105
+    assert msg.startswith("guest fdw error: wasm fdw shop.hog (server hog): begin_scan: guest trapped: ")
+    assert msg.endswith("of its 16 MiB limit in use)")
+    assert table_stats(env, "hog")["traps"] == 1
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.events") == [(3,)]
+
+
 def test_disallowed_host_refused(env):
     code, msg = fails(env.sql, "SELECT * FROM shop.far")
     assert (code, msg) == (1105, ("guest fdw error: wasm fdw shop.far (server far): begin_scan: guest error: "
@@ -320,3 +330,18 @@ def test_host_version_and_imports_checked_at_load(env):
         finally:
             q(env.admin, "DELETE FROM wasm_fdw_servers WHERE server_name = %s", (name,))
     assert ("v2", ) not in [r[:1] for r in _runtime_servers(env)]
+
+
+def test_unload_and_load_plugin_with_connections_kept(env):
+    q(env.admin, "SAVE WASM FDW TO DISK")
+    q(env.admin, "UNLOAD PLUGIN wasm")
+    assert fails(env.sql, "SELECT * FROM shop.events") == (
+        1105, "foreign table shop.events: the wasm plugin is not loaded")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.users") == [(2,)]  # local tables are unaffected
+    q(env.admin, "LOAD PLUGIN wasm")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.events") == [(3,)]
+    fresh = pymysql.connect(host="127.0.0.1", port=env.p.sql_port, user="app", password="app", autocommit=True)
+    try:
+        assert q(fresh, "SELECT id FROM shop.events WHERE login = 'bob'") == [(2,)]
+    finally:
+        fresh.close()

@@ -946,6 +946,9 @@ class EmbeddedSession:
                 self._rollback_quietly()
                 raise map_sqlite_error(e, kind="drop" if plan.kind.startswith("drop") else "ddl",
                                        schema=self.schema, sql="; ".join(plan.statements)) from None
+            except BaseException:  # e.g. a plugin's virtual table refusing xDestroy: never keep the lock
+                self._rollback_quietly()
+                raise
             finally:
                 if plan.rebuild:
                     conn.execute("PRAGMA foreign_keys=ON")

@@ -234,7 +234,9 @@ class FdwService:
             return
         if self._hook not in self.embedded.connection_hooks:
             self.embedded.add_connection_hook(self._hook)
-        self._reconcile(FdwRuntime())
+        # re-create every virtual table: sessions that connected them through an earlier plugin
+        # instance (UNLOAD/LOAD/RELOAD PLUGIN) see the schema change and connect them again through us
+        self._reconcile(FdwRuntime(), force=True)
 
     def _check_collisions(self, tables: dict[tuple[str, str], ForeignTable]) -> None:
         eng = self.embedded
@@ -250,7 +252,7 @@ class FdwService:
             if found and f"USING {MODULE_NAME}" not in (found[0][0] or ""):
                 raise ProxydError(f"table {t.label}: a regular table of that name exists in the embedded backend")
 
-    def _reconcile(self, old: FdwRuntime) -> None:
+    def _reconcile(self, old: FdwRuntime, *, force: bool = False) -> None:
         """Make each schema file's virtual tables match the runtime (create, drop, re-create)."""
         eng = self.embedded
         wanted: dict[str, dict[str, str]] = {}
@@ -274,11 +276,11 @@ class FdwService:
                         (f"%USING {MODULE_NAME}%",))}
                     want = wanted.get(schema, {})
                     for key, (name, sql) in have.items():
-                        if want.get(key) != sql:
+                        if force or want.get(key) != sql:
                             conn.execute(f'DROP TABLE "{name}"')
                             changed = True
                     for key, sql in want.items():
-                        if have.get(key, (None, None))[1] != sql:
+                        if force or have.get(key, (None, None))[1] != sql:
                             conn.execute(sql)
                             changed = True
                 finally:
