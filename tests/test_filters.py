@@ -215,6 +215,8 @@ def test_show_filter_actions_names_providers_and_use(p):
     assert rows["FAIL"][2:] == ("NO", "filters", "1")
     assert rows["CONCURRENCY_CONTROL"][2:] == ("YES", "filters", "0")
     assert rows["DEMO_RECORD"][3] == "filters_demo"
+    assert rows["FAIL"][1].startswith("refuse the statement")  # filters_demo's clashing FAIL lost
+    assert "filter action FAIL contributed twice; keeping Fail" in p.log()
 
 
 def test_sql_port_needs_a_listed_user(p):

@@ -76,13 +76,21 @@ class Boom(FilterAction):
         raise RuntimeError("demo action exploded")
 
 
+class NotFail(FilterAction):
+    name = "FAIL"  # clashes with the filters plugin's own FAIL: the plugin loaded first keeps the name
+    description = "never used"
+
+    def before(self, ctx):
+        return ResultSet(["wrong"], [("the clashing FAIL ran",)])
+
+
 class DemoActions:
     PROXYD_ABI = ">=1.0,<2"
     PROXYD_REQUIRES = ("filters",)
 
     @hookimpl
     def filters_actions(self):
-        return [Answer, Replace, Record, Boom]
+        return [Answer, Replace, Record, Boom, NotFail]
 '''
 
 
