@@ -50,6 +50,8 @@ class Api(http.server.BaseHTTPRequestHandler):
         self._record()
         if self.path == "/slow":
             time.sleep(2)
+        if self.path.startswith("/guest/"):
+            return self._reply((WAT / self.path.removeprefix("/guest/")).read_bytes())
         if self.path == "/big":
             return self._reply(b"[" + b" " * (2 << 20) + b"]", length=False)  # no length: read to the cap
         rows = [["abc", "x", "y", "2026-01-01 00:00:00"]] if self.path == "/bad" else EVENTS
@@ -345,3 +347,21 @@ def test_unload_and_load_plugin_with_connections_kept(env):
         assert q(fresh, "SELECT id FROM shop.events WHERE login = 'bob'") == [(2,)]
     finally:
         fresh.close()
+
+
+def test_module_downloaded_over_http_while_loading(env):
+    url = f"http://127.0.0.1:{env.port}/guest/passthru.wat"
+    sha = hashlib.sha256((WAT / "passthru.wat").read_bytes()).hexdigest()
+    q(env.admin, "INSERT INTO wasm_fdw_servers (server_name, module_url, module_sha256, options, http_allow) "
+                 "VALUES ('remote', %s, %s, %s, %s)",
+      (url, sha, json.dumps({"url": f"http://127.0.0.1:{env.port}/events"}), f"http://127.0.0.1:{env.port}"))
+    q(env.admin, "INSERT INTO wasm_fdw_tables (schema_name, table_name, server_name, columns) "
+                 "VALUES ('shop', 'remote', 'remote', %s)", (COLUMNS,))
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    assert gets(env, "/guest/passthru.wat") == 1
+    for _ in range(3):
+        assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]
+    assert gets(env, "/guest/passthru.wat") == 1  # queries never download
+    q(env.admin, "UPDATE wasm_fdw_servers SET module_sha256 = %s WHERE server_name = 'remote'", ("0" * 64,))
+    assert fails(env.admin, "LOAD WASM FDW TO RUNTIME")[1].endswith(f"server 'remote': module sha256 mismatch: expected {'0' * 64}, got {sha}")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]

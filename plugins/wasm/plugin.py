@@ -37,7 +37,7 @@ class WasmPlugin:
         self._action_class: type | None = None
         from plugins.wasm.fdw import FdwService  # foreign tables (docs/wasm-fdw.md)
 
-        self.fdw = FdwService(self._engine, self._module_bytes)
+        self.fdw = FdwService(self._engine)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @hookimpl
@@ -80,10 +80,6 @@ class WasmPlugin:
     def embedded_engine_opened(self, engine: Any) -> None:
         """Foreign tables are virtual tables of the embedded backend (historic hook: store only)."""
         self.fdw.engine_opened(engine)
-
-    def _module_bytes(self, name: str) -> bytes | None:
-        mod = self.modules.modules.get(name)
-        return bytes(mod.row["wasm"]) if mod is not None else None
 
     @hookimpl
     def filters_actions(self) -> list[type]:

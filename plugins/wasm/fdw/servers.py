@@ -1,9 +1,8 @@
 """``wasm_fdw_servers`` and ``wasm_fdw_tables``: validation, module sources, the runtime set.
 
 A load is all or nothing (run by ``LOAD WASM FDW TO RUNTIME``): rows are validated, each active
-server's module bytes are read and hashed (``file://``, ``http(s)://`` or ``wasm_module:<name>`` from
-the ``wasm_modules`` table; a sha256 of exactly 64 lowercase hex digits is required for every
-source and checked on every load), compiled through the shared engine (cached by sha256),
+server's module bytes are read and hashed (``file://`` or ``http(s)://``; a sha256 of exactly 64
+lowercase hex digits is required for every source and checked on every load), compiled through the shared engine (cached by sha256),
 instantiated once under the server's limits and asked for its host-version requirement.
 """
 
@@ -146,7 +145,7 @@ def check_table(row: dict[str, Any], servers: Mapping[str, dict]) -> ForeignTabl
     return ForeignTable(schema, name, row["server_name"], columns, options, rowid_index, max(1, estimated))
 
 
-def read_module(row: dict[str, Any], wasm_modules: Callable[[str], bytes | None], *, allow_unverified: bool,
+def read_module(row: dict[str, Any], *, allow_unverified: bool,
                 download_timeout_s: float, download_max_bytes: int) -> bytes:
     """The module's bytes, verified against ``module_sha256`` (raises ModuleRefused)."""
     url = str(row.get("module_url") or "")
@@ -166,14 +165,8 @@ def read_module(row: dict[str, Any], wasm_modules: Callable[[str], bytes | None]
             raise ModuleRefused(f"cannot read {path}: {exc.strerror}") from None
     elif parts.scheme in ("http", "https"):
         data = _download(url, download_timeout_s, download_max_bytes)
-    elif parts.scheme == "wasm_module":
-        name = url.split(":", 1)[1].lstrip("/")
-        found = wasm_modules(name)
-        if found is None:
-            raise ModuleRefused(f"module_url '{url}': no active wasm_modules row named '{name}'")
-        data = found
     else:
-        raise ModuleRefused(f"module_url '{url}': scheme must be file://, http://, https:// or wasm_module:")
+        raise ModuleRefused(f"module_url '{url}': scheme must be file://, http:// or https://")
     if sha:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:

@@ -68,9 +68,8 @@ COUNTER_STATS_DDL = """CREATE TABLE stats_wasm_fdw_guest_counters (
 class FdwService:
     """Foreign tables of the wasm plugin; the plugin calls init/start/stop/engine_opened."""
 
-    def __init__(self, engine_factory: Callable[[], WasmEngine], wasm_module_bytes: Callable[[str], bytes | None]):
+    def __init__(self, engine_factory: Callable[[], WasmEngine]):
         self._engine_factory = engine_factory
-        self._wasm_module_bytes = wasm_module_bytes
         self.services: Any = None
         self.runtime = FdwRuntime()
         self.stats: dict[tuple[str, str], fdw.TableStats] = {}
@@ -182,7 +181,7 @@ class FdwService:
     def _load_server(self, engine: WasmEngine, row: dict[str, Any]) -> LoadedServer:
         name = row["server_name"]
         try:
-            wasm = read_module(row, self._wasm_module_bytes, allow_unverified=self._flag("allow_unverified_files"),
+            wasm = read_module(row, allow_unverified=self._flag("allow_unverified_files"),
                                download_timeout_s=self._int_or_default("download_timeout_ms") / 1000,
                                download_max_bytes=self._int_or_default("download_max_bytes"))
         except ModuleRefused as exc:
