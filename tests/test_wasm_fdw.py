@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pymysql
 import pytest
@@ -114,10 +115,10 @@ def env(tmp_path_factory):
                       "VALUES ('shop', %s, %s, %s, %s)", (name, server, cols, json.dumps(opts)))
         c.execute("LOAD WASM FDW TO RUNTIME")
     sql = pymysql.connect(host="127.0.0.1", port=p.sql_port, user="app", password="app", autocommit=True)
-    yield type("Env", (), {"p": p, "api": api, "port": port, "q": q, "closed": closed, "admin": admin,
-                           "sql": sql, "tmp": tmp})
-    sql.close()
-    admin.close()
+    env = SimpleNamespace(p=p, api=api, port=port, q=q, closed=closed, admin=admin, sql=sql, tmp=tmp)
+    yield env
+    env.sql.close()
+    env.admin.close()
     p.stop()
     api.shutdown()
     closed.close()
@@ -362,6 +363,40 @@ def test_module_downloaded_over_http_while_loading(env):
     for _ in range(3):
         assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]
     assert gets(env, "/guest/passthru.wat") == 1  # queries never download
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    assert gets(env, "/guest/passthru.wat") == 1  # verified bytes come from the blob cache
+    blob = env.p.datadir / "wasm" / "blobs" / f"{sha}.wasm"
+    blob.write_bytes(blob.read_bytes().replace(b"passthru", b"PASSTHRU", 1))  # tampered cache
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    assert gets(env, "/guest/passthru.wat") == 2  # deleted, downloaded and verified again
+    assert "does not match its sha256; deleted, downloading it again" in env.p.log()
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == sha
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]
     q(env.admin, "UPDATE wasm_fdw_servers SET module_sha256 = %s WHERE server_name = 'remote'", ("0" * 64,))
     assert fails(env.admin, "LOAD WASM FDW TO RUNTIME")[1].endswith(f"server 'remote': module sha256 mismatch: expected {'0' * 64}, got {sha}")
     assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]
+    q(env.admin, "UPDATE wasm_fdw_servers SET module_sha256 = %s WHERE server_name = 'remote'", (sha,))
+
+
+def test_restart_leaves_a_failing_server_out(env):
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    q(env.admin, "SAVE WASM FDW TO DISK")
+    path = env.tmp / "gh2.wat"
+    good = path.read_bytes()
+    sha, bad = hashlib.sha256(good).hexdigest(), good.replace(b"passthru", b"PASSTHRU", 1)
+    path.write_bytes(bad)
+    env.sql.close()
+    env.admin.close()
+    env.p.restart()
+    env.sql = pymysql.connect(host="127.0.0.1", port=env.p.sql_port, user="app", password="app", autocommit=True)
+    env.admin = env.p.admin()
+    reason = f"module sha256 mismatch: expected {sha}, got {hashlib.sha256(bad).hexdigest()}"
+    assert fails(env.sql, "SELECT * FROM shop.mirror") == (
+        1105, f"wasm fdw shop.mirror: server 'gh2' is not loaded: {reason}")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.events") == [(3,)]  # the other servers started
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.remote") == [(3,)]  # from the verified blob cache
+    assert q(env.admin, "SELECT last_error FROM stats.stats_wasm_fdw_modules WHERE server_name = 'gh2'") == [
+        (f"server 'gh2': {reason}",)]
+    path.write_bytes(good)
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.mirror") == [(3,)]

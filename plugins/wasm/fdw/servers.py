@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import threading
 import urllib.request
@@ -58,6 +60,7 @@ TABLES_DDL = """CREATE TABLE wasm_fdw_tables (
     comment VARCHAR NOT NULL DEFAULT '',
     PRIMARY KEY (schema_name, table_name))"""
 
+log = logging.getLogger("proxyd.plugin.wasm.fdw")
 _SHA = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,63}")
 #: per-server limit columns and the global variable (``wasm-fdw_<name>``) each falls back to
@@ -145,9 +148,12 @@ def check_table(row: dict[str, Any], servers: Mapping[str, dict]) -> ForeignTabl
     return ForeignTable(schema, name, row["server_name"], columns, options, rowid_index, max(1, estimated))
 
 
-def read_module(row: dict[str, Any], *, allow_unverified: bool,
-                download_timeout_s: float, download_max_bytes: int) -> bytes:
-    """The module's bytes, verified against ``module_sha256`` (raises ModuleRefused)."""
+def read_module(row: dict[str, Any], *, allow_unverified: bool, download_timeout_s: float,
+                download_max_bytes: int, blobs: Path | None = None) -> bytes:
+    """The module's bytes, verified against ``module_sha256`` (raises ModuleRefused).
+
+    Downloads are kept in ``blobs`` as ``<sha256>.wasm``, written only after verification and
+    hashed again on every read: a blob that no longer matches is deleted and downloaded again."""
     url = str(row.get("module_url") or "")
     sha = row.get("module_sha256") or ""
     parts = urlsplit(url)
@@ -164,7 +170,11 @@ def read_module(row: dict[str, Any], *, allow_unverified: bool,
         except OSError as exc:
             raise ModuleRefused(f"cannot read {path}: {exc.strerror}") from None
     elif parts.scheme in ("http", "https"):
-        data = _download(url, download_timeout_s, download_max_bytes)
+        data = _cached_blob(blobs, sha)
+        if data is None:
+            data = _download(url, download_timeout_s, download_max_bytes)
+            if hashlib.sha256(data).hexdigest() == sha:
+                _store_blob(blobs, sha, data)
     else:
         raise ModuleRefused(f"module_url '{url}': scheme must be file://, http:// or https://")
     if sha:
@@ -172,6 +182,33 @@ def read_module(row: dict[str, Any], *, allow_unverified: bool,
         if actual != sha:
             raise ModuleRefused(f"module sha256 mismatch: expected {sha}, got {actual}")
     return data
+
+
+def _cached_blob(blobs: Path | None, sha: str) -> bytes | None:
+    if blobs is None or not sha:
+        return None
+    path = blobs / f"{sha}.wasm"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != sha:
+        log.warning("wasm fdw: cached module %s does not match its sha256; deleted, downloading it again", path)
+        path.unlink(missing_ok=True)
+        return None
+    return data
+
+
+def _store_blob(blobs: Path | None, sha: str, data: bytes) -> None:
+    if blobs is None:
+        return
+    try:
+        blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = blobs / f".{sha}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(blobs / f"{sha}.wasm")
+    except OSError as exc:
+        log.warning("wasm fdw: cannot cache module %s: %s", sha, exc)
 
 
 class _NoProxy(urllib.request.ProxyHandler):

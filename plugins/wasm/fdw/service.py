@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -183,7 +184,8 @@ class FdwService:
         try:
             wasm = read_module(row, allow_unverified=self._flag("allow_unverified_files"),
                                download_timeout_s=self._int_or_default("download_timeout_ms") / 1000,
-                               download_max_bytes=self._int_or_default("download_max_bytes"))
+                               download_max_bytes=self._int_or_default("download_max_bytes"),
+                               blobs=Path(self.services.datadir) / "wasm" / "blobs")
         except ModuleRefused as exc:
             if "mismatch" in str(exc):
                 self.verify_failures[name] = self.verify_failures.get(name, 0) + 1
