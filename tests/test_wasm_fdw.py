@@ -400,3 +400,31 @@ def test_restart_leaves_a_failing_server_out(env):
     path.write_bytes(good)
     q(env.admin, "LOAD WASM FDW TO RUNTIME")
     assert q(env.sql, "SELECT COUNT(*) FROM shop.mirror") == [(3,)]
+
+
+def test_prepared_statement_through_another_client(env):
+    import mysql.connector
+
+    conn = mysql.connector.connect(host="127.0.0.1", port=env.p.sql_port, user="app", password="app",
+                                   use_pure=True)
+    try:
+        cur = conn.cursor(prepared=True)
+        cur.execute("SELECT id, login FROM shop.events WHERE id >= ? ORDER BY id DESC", (2,))
+        assert [tuple(r) for r in cur.fetchall()] == [(3, "carol"), (2, "bob")]
+        cur.close()
+    finally:
+        conn.close()
+
+
+def test_rescans_for_in_lists_and_inner_loops(env):
+    before = table_stats(env, "events")
+    assert q(env.sql, "SELECT id FROM shop.events WHERE id IN (1, 3) ORDER BY id") == [(1,), (3,)]
+    # CROSS JOIN keeps the written order in SQLite: the foreign table is the inner loop, scanned again
+    # (end_scan + begin_scan: passthru has no fdw_re_scan) for each user
+    rows = q(env.sql, "SELECT u.login, e.id FROM shop.users u CROSS JOIN shop.events e "
+                      "WHERE e.login = u.login ORDER BY e.id")
+    assert rows == [("alice", 1), ("carol", 3)]
+    after = table_stats(env, "events")
+    assert after["rescans"] > before["rescans"]
+    assert after["http_requests"] - before["http_requests"] == after["scans"] - before["scans"] + (
+        after["rescans"] - before["rescans"])
