@@ -208,6 +208,7 @@ def call_routine(st: FdwCall, routine: str, request: Any) -> Any:
     try:
         return _call(st, inst, routine, request)
     except GuestFault as exc:
+        inst.broken = True  # whatever failed, this instance is never reused
         kind = exc.kind
         st.stats.add({"timeout": "timeouts", "fuel": "fuel_exhausted", "trap": "traps"}.get(kind, "errors"))
         detail = str(exc) if kind != "invalid" else f"invalid reply: {exc}"
@@ -239,6 +240,7 @@ def _call(st: FdwCall, inst: GuestInstance, routine: str, request: Any) -> Any:
     if not isinstance(reply, dict) or ("ok" in reply) == ("err" in reply):
         raise GuestInvalid('expected {"ok": …} or {"err": "…"}')
     if "err" in reply:
+        inst.broken = True  # a failed routine may have left the guest mid-way: start afresh next time
         st.stats.add("errors")
         raise fail(st, routine, f"guest error: {reply['err']}")
     return reply["ok"]

@@ -123,9 +123,8 @@ class ForeignVTable:
             raise
 
     def release(self, st: fdw.FdwCall) -> None:
+        """Hand the instance back to its pool (a broken one is dropped there)."""
         if st.inst is not None:
-            if not st.inst.broken and st.inst.has("fdw_end_scan"):
-                pass
             st.server.module.pool.release(st.inst)
             st.inst = None  # type: ignore[assignment]
 
@@ -248,6 +247,7 @@ class ForeignCursor:
         vt = self.vt
         batch = vt.call(self.st, "fdw_iter_scan", {"max_rows": vt.service.batch_rows()})
         if not isinstance(batch, list):
+            self.st.inst.broken = True  # it broke the ABI: never reuse it
             vt.release(self.st)
             raise fdw.fail(self.st, "fdw_iter_scan", "invalid reply: rows must be a JSON array")
         try:
