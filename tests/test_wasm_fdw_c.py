@@ -96,6 +96,23 @@ def test_limit_hint_lets_the_guest_stop_early(env):
     assert q(env.sql, "SELECT id FROM app.nums WHERE bucket = 1 ORDER BY id LIMIT 2") == [(1,), (101,)]
 
 
+def test_import_foreign_schema(env):
+    q(env.admin, "IMPORT WASM FDW SCHEMA remote FROM SERVER series INTO imported EXCEPT (nums)")
+    assert q(env.admin, "SELECT schema_name, table_name, server_name, options FROM wasm_fdw_tables "
+                        "WHERE schema_name = 'imported'") == [("imported", "nums_hundred", "series", '{"count": "100"}')]
+    assert q(env.admin, "SELECT COUNT(*) FROM runtime_wasm_fdw_tables WHERE schema_name = 'imported'") == [("0",)]
+    q(env.admin, "IMPORT WASM FDW SCHEMA remote FROM SERVER series INTO imported")
+    q(env.admin, "LOAD WASM FDW TO RUNTIME")
+    assert q(env.sql, "SELECT COUNT(*) FROM imported.nums_hundred") == [(100,)]
+    assert q(env.sql, "SELECT COUNT(*) FROM imported.nums") == [(1000,)]
+    with pytest.raises(pymysql.MySQLError) as info:
+        q(env.admin, "IMPORT WASM FDW SCHEMA remote FROM SERVER mem INTO imported")
+    assert info.value.args == (1105, "server 'mem': its module does not export fdw_import_foreign_schema")
+    with pytest.raises(pymysql.MySQLError) as info:
+        q(env.admin, "IMPORT WASM FDW SCHEMA remote INTO imported")
+    assert info.value.args[0] == 1064 and "LIMIT TO" in info.value.args[1]
+
+
 def test_compiled_once_and_served_after_restart(env):
     for _ in range(20):
         q(env.sql, "SELECT COUNT(*) FROM app.nums")

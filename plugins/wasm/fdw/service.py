@@ -15,6 +15,7 @@ from typing import Any
 import apsw
 
 from plugins.wasm.fdw import guest as fdw
+from plugins.wasm.fdw.importer import import_schema
 from plugins.wasm.fdw.servers import (
     SERVERS_DDL,
     TABLES_DDL,
@@ -96,6 +97,8 @@ class FdwService:
         ))
         for name, default, check, doc in VARIABLES:
             services.register_variable(f"wasm-fdw_{name}", default, check=check, doc=doc)
+        services.register_command("IMPORT WASM FDW SCHEMA", lambda ctx, sql: import_schema(self, ctx, sql),
+                                  prefix=True)
         services.register_table("stats", "stats_wasm_fdw_tables", TABLE_STATS_DDL, refresh=self.refresh_stats)
         services.register_table("stats", "stats_wasm_fdw_modules", MODULE_STATS_DDL, refresh=self.refresh_stats)
         services.register_table("stats", "stats_wasm_fdw_guest_counters", COUNTER_STATS_DDL, refresh=self.refresh_stats)

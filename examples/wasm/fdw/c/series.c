@@ -1,6 +1,7 @@
 /* series.c: a generated read-only table (id BIGINT, name VARCHAR(32), bucket INT) of `count` rows
- * (server or table option, default 1000), served in batches of max_rows. It honours the limit
- * hint (stops after count + offset rows) and nothing else; used by bench/wasm_fdw_bench.py. */
+ * (table option, else server option, default 1000), served in batches of max_rows. It honours the
+ * limit hint (stops after count + offset rows) and nothing else; used by bench/wasm_fdw_bench.py.
+ * IMPORT WASM FDW SCHEMA offers two tables: `nums` and `nums_hundred` (count 100). */
 #include "proxyd_fdw.h"
 
 static int64_t total = 1000, next_id, stop_at;
@@ -8,9 +9,18 @@ static int64_t total = 1000, next_id, stop_at;
 FDW_ROUTINE(fdw_host_version_requirement) { return fdw_ok("\"^1.0\""); }
 
 FDW_ROUTINE(fdw_init) {
-    const char *c = fdw_after(req, len, "\"count\":\"");
+    const char *t = fdw_after(req, len, "\"table\":{");
+    const char *c = t ? fdw_after(t, (uint32_t)(req + len - t), "\"count\":\"") : 0;
+    if (!c) c = fdw_after(req, len, "\"count\":\"");
     total = c ? fdw_atoi(c) : 1000;
     return 0;
+}
+
+/* the host applies LIMIT TO / EXCEPT itself as well, so a guest may ignore the list */
+FDW_ROUTINE(fdw_import_foreign_schema) {
+    return fdw_ok("[{\"table_name\":\"nums\",\"columns\":\"id BIGINT, name VARCHAR(32), bucket INT\",\"options\":{}},"
+                  "{\"table_name\":\"nums_hundred\",\"columns\":\"id BIGINT, name VARCHAR(32), bucket INT\","
+                  "\"options\":{\"count\":\"100\"}}]");
 }
 
 FDW_ROUTINE(fdw_begin_scan) {
