@@ -222,6 +222,20 @@ def test_modify_forwards_insert_update_delete(env):
     assert q(env.sql, "SELECT COUNT(*) FROM shop.events") == [(3,)]
 
 
+def test_names_collide_neither_way(env):
+    code, msg = fails(env.sql, "CREATE TABLE shop.events (x INT)")
+    assert code == 1050 and "events" in msg
+    q(env.admin, "INSERT INTO wasm_fdw_tables (schema_name, table_name, server_name, columns) "
+                 "VALUES ('shop', 'users', 'gh', 'login VARCHAR(32)')")
+    try:
+        assert fails(env.admin, "LOAD WASM FDW TO RUNTIME") == (
+            1105, ("LOAD WASM FDW TO RUNTIME failed, runtime unchanged: table shop.users: a regular table of "
+                  "that name exists in the embedded backend"))
+    finally:
+        q(env.admin, "DELETE FROM wasm_fdw_tables WHERE table_name = 'users'")
+    assert q(env.sql, "SELECT COUNT(*) FROM shop.users") == [(2,)]
+
+
 # -- limits and failures ------------------------------------------------------------------------------
 def test_runaway_guest_stopped_by_deadline_others_keep_going(env):
     other = pymysql.connect(host="127.0.0.1", port=env.p.sql_port, user="app", password="app", autocommit=True)
