@@ -192,10 +192,14 @@ def test_pushdown_hints_reach_the_guest(env):
     assert {"field": "name", "operator": "<", "value": "b"} in quals
     assert ctx["sorts"][0]["field"] == "k" and ctx["sorts"][0]["reversed"] is True
     assert ctx["limit"] is None
-    assert [c["name"] for c in ctx["columns"]] == ["k", "name"]
+    assert [(c["name"], c["used"]) for c in ctx["columns"]] == [("k", True), ("name", True)]
     mark = len(env.p.log())
     assert q(env.sql, "SELECT * FROM shop.echo LIMIT 3 OFFSET 2") == []
     assert _echo_contexts(env, mark)[-1]["limit"] == {"count": 3, "offset": 2}
+    mark = len(env.p.log())
+    assert q(env.sql, "SELECT name FROM shop.echo") == []
+    assert [(c["name"], c["used"]) for c in _echo_contexts(env, mark)[-1]["columns"]] == [("k", False),
+                                                                                          ("name", True)]
 
 
 # -- writing -----------------------------------------------------------------------------------------

@@ -78,7 +78,11 @@ class ForeignVTable:
         for n, (i, _) in enumerate(used, 1):
             o.set_aConstraintUsage_argvIndex(i, n)
         sorts = [[o.get_aOrderBy_iColumn(i), bool(o.get_aOrderBy_desc(i))] for i in range(o.nOrderBy)]
-        o.idxStr = json.dumps([[what for _, what in used], sorts, o.colUsed_as_mask if hasattr(o, "colUsed_as_mask") else None])
+        needed = set(o.colUsed)  # SQLite's own count: a column past 62 shows as 63, "and the rest"
+        if self.table.rowid_column is not None:
+            needed.add(self.table.rowid_column)  # rowids come from it
+        used_cols = [i for i in range(len(cols)) if i in needed or (i >= 63 and 63 in needed)]
+        o.idxStr = json.dumps([[what for _, what in used], sorts, used_cols])
         o.estimatedCost = _COST
         o.estimatedRows = self.table.estimated_rows
         return True
@@ -208,7 +212,8 @@ class ForeignCursor:
         vt = self.vt
         if self.st is None:
             self.st = vt.start_instance()
-        quals_desc, sorts, _ = json.loads(indexname or "[[],[],null]")
+        quals_desc, sorts, used_cols = json.loads(indexname or "[[],[],null]")
+        used_set = set(range(len(vt.table.columns)) if used_cols is None else used_cols)
         cols = vt.table.columns
         quals, limit = [], None
         for what, value in zip(quals_desc, constraintargs):
@@ -223,7 +228,7 @@ class ForeignCursor:
                 qual["value"] = to_guest(c, value)
             quals.append(qual)
         context = {
-            "columns": [dict(c.describe(), used=True) for c in cols],
+            "columns": [dict(c.describe(), used=i in used_set) for i, c in enumerate(cols)],
             "quals": quals,
             "sorts": [{"field": cols[i].name, "field_no": i + 1, "reversed": desc, "nulls_first": not desc}
                       for i, desc in sorts if 0 <= i < len(cols)],
