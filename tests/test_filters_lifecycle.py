@@ -56,6 +56,19 @@ def test_persistence_across_restart(started):
         assert fails(p, "DELETE FROM d1.t", conn=conn)[1] == "disallowed due to rule: saved"
 
 
+def test_proxyd_stop_and_start_keep_the_runtime_filters(started):
+    p = started
+    with connect(p, "boss") as conn:
+        run(p, "CREATE FILTER IF NOT EXISTS stop_start (priority='5') WITH_PATTERN (plans='Delete', "
+               "fully_qualified_table_names='d1.t') EXECUTE (action='FAIL')", conn=conn)
+    p.query("PROXYD STOP")
+    p.query("PROXYD START")
+    with connect(p) as conn:
+        assert fails(p, "DELETE FROM d1.t", conn=conn) == (1105, "disallowed due to rule: stop_start")
+    with connect(p, "boss") as conn:
+        run(p, "DROP FILTER stop_start", conn=conn)
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     """Started with a cnf ``filters`` section and the demo action plugin on the path (not loaded)."""

@@ -40,6 +40,7 @@ class FiltersPlugin:
         self.store = FilterStore(self.runtime)
         self.statements = FilterStatements(self.runtime, self.store)
         self.open = OpenChains()
+        self._stopped_defs: list | None = None  # definitions kept across PROXYD STOP / START
 
     # -- lifecycle --------------------------------------------------------------------------------
     @hookimpl
@@ -59,9 +60,15 @@ class FiltersPlugin:
     @hookimpl
     def start(self) -> None:
         self.store.booting = False
+        if self._stopped_defs is not None:  # PROXYD START after PROXYD STOP: the same filters, fresh actions
+            defs, self._stopped_defs = self._stopped_defs, None
+            self.runtime.refresh_actions()
+            self.runtime.install(self.runtime.build(defs, lenient=True))
 
     @hookimpl
     def stop(self) -> None:
+        # The core does not reload tiered objects on PROXYD START: keep the definitions, close the actions.
+        self._stopped_defs = [f.definition for f in self.runtime.current.filters]
         self.runtime.close_all()
 
     @hookimpl
