@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -59,6 +61,7 @@ def q(conn, sql: str, args=None) -> list[tuple]:
 
 
 def test_in_memory_table_insert_update_delete(env):
+    started_ms = int(time.time() * 1000)
     assert q(env.sql, "SELECT * FROM app.notes") == []
     q(env.sql, "INSERT INTO app.notes VALUES (1, 'first', 1.5), (2, 'second \"quoted\"', NULL), (3, 'third', 0)")
     assert env.sql.affected_rows() == 3
@@ -76,6 +79,11 @@ def test_in_memory_table_insert_update_delete(env):
     assert info.value.args == (1105, "foreign table app.notes: the rowid column cannot be changed")
     s = q(env.admin, "SELECT inserts, updates, deletes FROM stats.stats_wasm_fdw_tables WHERE table_name='notes'")
     assert s == [("3", "2", "1")]
+    # the guest's own counters (stat_add) and its log lines with the host clock (now_ms)
+    assert q(env.admin, "SELECT name, value FROM stats.stats_wasm_fdw_guest_counters WHERE server_name = 'mem' "
+                        "ORDER BY name") == [("rows_deleted", "1"), ("rows_inserted", "3")]
+    stamps = [int(m) for m in re.findall(r"\[wasm fdw app\.notes \(server mem\)\] modify begins at (\d+)", env.p.log())]
+    assert stamps and all(started_ms <= t <= time.time() * 1000 for t in stamps)
 
 
 def test_join_and_aggregate_with_local_table(env):

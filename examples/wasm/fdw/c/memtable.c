@@ -44,7 +44,14 @@ FDW_ROUTINE(fdw_iter_scan) {
     return fdw_reply(&b);
 }
 
-FDW_ROUTINE(fdw_begin_modify) { return 0; }
+/* a log line with the host's clock: "modify begins at <ms since the epoch>" */
+FDW_ROUTINE(fdw_begin_modify) {
+    fdw_buf b = fdw_buf_new();
+    fdw_puts(&b, "modify begins at ");
+    fdw_put_int(&b, fdw_now_ms());
+    fdw_log(1, b.p, b.n);
+    return 0;
+}
 FDW_ROUTINE(fdw_end_modify) { return 0; }
 
 /* the JSON value after `field` in the request, as (start, length) */
@@ -95,6 +102,8 @@ static uint64_t rewrite(const char *rowid, uint32_t idn, const char *row, uint32
     if (b.failed) __builtin_trap();
     if (!found) return fdw_err("no row has that rowid");
     fdw_kv_set(key, key_len, b.p, b.n);
+    if (append) fdw_stat_add("rows_inserted", 13, 1);
+    else if (!row) fdw_stat_add("rows_deleted", 12, 1);
     return 0;
 }
 
