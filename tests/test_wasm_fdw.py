@@ -97,19 +97,21 @@ def env(tmp_path_factory):
         "poster": ("poster", f"{base}/events", {}),
         "gh2": ("passthru", f"{base}/events", {}),
         "hog": ("hog", "", {"max_memory_mb": 16}),
+        "leaky": ("passthru", f"http://127.0.0.1:{q}/x?sig=s3cr3t-v4lue", {}),
     }
     tables = {"events": ("gh", COLUMNS, {}), "echo": ("echo", "k INT, name VARCHAR(16)", {}),
               "spin": ("spin", "x INT", {}), "fuel": ("fuel", "x INT", {}), "far": ("far", COLUMNS, {}),
               "slow": ("slow", COLUMNS, {}), "big": ("big", COLUMNS, {}), "bad": ("bad", COLUMNS, {}),
               "outbox": ("poster", COLUMNS, {"rowid_column": "id"}), "outbox2": ("poster", COLUMNS, {}),
-              "mirror": ("gh2", COLUMNS, {}), "hog": ("hog", "x INT", {})}
+              "mirror": ("gh2", COLUMNS, {}), "hog": ("hog", "x INT", {}), "leaky": ("leaky", "x INT", {})}
     admin = p.admin()
     with admin.cursor() as c:
         for name, (guest, url, extra) in servers.items():
             murl, sha = _module_named(tmp, guest, name)
             cols = ["server_name", "module_url", "module_sha256", "options", "http_allow", *extra]
+            options = {"url": url, **({"api_token": "s3cr3t-v4lue"} if name == "leaky" else {})}
             c.execute(f"INSERT INTO wasm_fdw_servers ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
-                      (name, murl, sha, json.dumps({"url": url}), allow, *extra.values()))
+                      (name, murl, sha, json.dumps(options), allow, *extra.values()))
         for name, (server, cols, opts) in tables.items():
             c.execute("INSERT INTO wasm_fdw_tables (schema_name, table_name, server_name, columns, options) "
                       "VALUES ('shop', %s, %s, %s, %s)", (name, server, cols, json.dumps(opts)))
@@ -279,6 +281,14 @@ def test_disallowed_host_refused(env):
                                  f"http: destination not allowed: http://127.0.0.1:{env.q}/x"))
     with pytest.raises(BlockingIOError):
         env.closed.accept()  # nothing connected to the port that is not allowed
+
+
+def test_credentials_masked_in_errors(env):
+    assert fails(env.sql, "SELECT * FROM shop.leaky") == (
+        1105, ("guest fdw error: wasm fdw shop.leaky (server leaky): begin_scan: guest error: "
+              f"http: destination not allowed: http://127.0.0.1:{env.q}/x?sig=***"))
+    assert "s3cr3t" not in q(env.admin, "SELECT last_error FROM stats.stats_wasm_fdw_tables "
+                                        "WHERE table_name = 'leaky'")[0][0]
 
 
 def test_http_timeout_and_size_cap(env):
