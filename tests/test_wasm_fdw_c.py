@@ -44,7 +44,8 @@ def env(tmp_path_factory):
         c.execute("INSERT INTO wasm_fdw_tables (schema_name, table_name, server_name, columns, options) VALUES "
                   "('app', 'notes', 'mem', 'id BIGINT NOT NULL, body VARCHAR(64), score DOUBLE', "
                   "'{\"rowid_column\":\"id\"}'), "
-                  "('app', 'nums', 'series', 'id BIGINT, name VARCHAR(32), bucket INT', '{}')")
+                  "('app', 'nums', 'series', 'id BIGINT, name VARCHAR(32), bucket INT', '{}'), "
+                  "('app', 'tags', 'mem', 'code VARCHAR(8) NOT NULL, label VARCHAR(16)', '{\"rowid_column\":\"code\"}')")
         c.execute("LOAD WASM FDW TO RUNTIME")
     sql = pymysql.connect(host="127.0.0.1", port=p.sql_port, user="app", password="app", autocommit=True)
     env = SimpleNamespace(p=p, admin=admin, sql=sql)
@@ -84,6 +85,13 @@ def test_in_memory_table_insert_update_delete(env):
                         "ORDER BY name") == [("rows_deleted", "1"), ("rows_inserted", "3")]
     stamps = [int(m) for m in re.findall(r"\[wasm fdw app\.notes \(server mem\)\] modify begins at (\d+)", env.p.log())]
     assert stamps and all(started_ms <= t <= time.time() * 1000 for t in stamps)
+
+
+def test_text_rowid_column(env):
+    q(env.sql, "INSERT INTO app.tags VALUES ('a-1', 'one'), ('b-2', 'two'), ('c-3', 'three')")
+    q(env.sql, "UPDATE app.tags SET label = 'TWO' WHERE code = 'b-2'")
+    q(env.sql, "DELETE FROM app.tags WHERE label LIKE 'th%'")
+    assert q(env.sql, "SELECT code, label FROM app.tags ORDER BY code") == [("a-1", "one"), ("b-2", "TWO")]
 
 
 def test_join_and_aggregate_with_local_table(env):

@@ -201,12 +201,16 @@ class FdwService:
         return server
 
     # -- what the virtual tables ask ------------------------------------------------------------------
-    def resolve(self, schema: str, name: str) -> tuple[ForeignTable, LoadedServer | None]:
+    def resolve(self, schema: str, name: str) -> ForeignTable:
+        """The definition a virtual table declares (while reconciling, also a just-removed one: SQLite
+        connects a virtual table before it drops it)."""
         key = (schema.lower(), name.lower())
-        table = self.runtime.tables.get(key) or self._previous.get(key) if self.dropping else self.runtime.tables.get(key)
+        table = self.runtime.tables.get(key)
+        if table is None and self.dropping:
+            table = self._previous.get(key)
         if table is None:
             raise ProxydError(f"Table '{schema}.{name}' doesn't exist", 1146, "42S02")
-        return table, self.runtime.servers.get(table.server)
+        return table
 
     _previous: Any = MappingProxyType({})
 

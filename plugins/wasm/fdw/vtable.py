@@ -16,7 +16,7 @@ import apsw
 
 from plugins.wasm.fdw import guest as fdw
 from plugins.wasm.fdw.columns import declaration, row_converter, to_guest
-from plugins.wasm.fdw.servers import ForeignTable, LoadedServer
+from plugins.wasm.fdw.servers import ForeignTable
 from plugins.wasm.runtime import GuestFault, GuestInstance
 from proxyd.errors import ProxydError
 
@@ -43,22 +43,20 @@ class FdwModule:
         # the first argument names the table: the attach name differs between connections
         label = args[0].strip().strip("'") if args else f"{dbname}.{tablename}"
         schema, _, name = label.partition(".")
-        table, server = self.service.resolve(schema, name)
-        return declaration(table.columns), ForeignVTable(self.service, table, server)
+        table = self.service.resolve(schema, name)
+        return declaration(table.columns), ForeignVTable(self.service, table)
 
     Connect = Create
 
 
-def _label(table: ForeignTable) -> str:
-    return table.label
-
-
 class ForeignVTable:
-    def __init__(self, service: Any, table: ForeignTable, server: LoadedServer | None):
-        self.service, self.table, self.server = service, table, server
+    def __init__(self, service: Any, table: ForeignTable):
+        self.service, self.table = service, table
         self.stats = service.table_stats(table)
         self.convert = row_converter(table.columns)
-        self.rowcells: dict[int, Any] = {}  # synthetic rowid -> rowid_column cell (non-integer rowids)
+        # synthetic rowid -> rowid_column cell, for non-integer rowid columns; SQLite asks for rowids
+        # only in UPDATE/DELETE, and each write transaction starts afresh
+        self.rowcells: dict[int, Any] = {}
         self.modify: fdw.FdwCall | None = None
 
     # -- planning ----------------------------------------------------------------------------------
@@ -74,7 +72,7 @@ class ForeignVTable:
                 limits.append((i, "count" if op == _LIMIT else "offset"))
             elif op in _OPS and 0 <= col < len(cols):
                 quals.append((i, f"{col}:{_OPS[op]}"))
-        used = quals if quals else quals + limits  # a limit is a hint only for a scan without quals
+        used = quals or limits  # a limit is a hint only for a scan without quals
         for n, (i, _) in enumerate(used, 1):
             o.set_aConstraintUsage_argvIndex(i, n)
         sorts = [[o.get_aOrderBy_iColumn(i), bool(o.get_aOrderBy_desc(i))] for i in range(o.nOrderBy)]
@@ -185,7 +183,7 @@ class ForeignVTable:
             self.release(st)
 
     def Begin(self) -> None:
-        pass
+        self.rowcells.clear()
 
     def Sync(self) -> None:
         self._end_modify(commit=True)
