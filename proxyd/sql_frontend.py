@@ -144,13 +144,30 @@ class SqlFrontend:
         c = sql[:1]
         if (c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and (m := _SESSION_STMT.match(sql)):
             return self._session_statement(session, m)
-        session.command, session.info, session.since = "Query", sql, time.monotonic()
-        ctx = QueryContext(sql, user=session.user, client_address=session.client_address, schema=session.schema,
-                           connection_id=session.connection_id, hostgroup=session.hostgroup, params=params,
-                           session=session, digest_options=self.digest_options)
+        ctx = self.begin(session, sql, params)
         start = time.perf_counter_ns()
         out = await run_statement(ctx, self.hooks, self._execute, rewrite=rewrite)
-        elapsed = (time.perf_counter_ns() - start) // 1000
+        self.end(session, ctx, out, start)
+        return out
+
+    def fast_eligible(self, session: SqlSession, sql: str) -> bool:
+        """May this statement take the SQL port's callback fast path (:mod:`proxyd.wire.fast_path`)?
+        Not when a pipeline hook may want it, nor for the statements the session answers itself."""
+        if self.hooks.any:
+            return False
+        c = sql[:1]
+        return not ((c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and _SESSION_STMT.match(sql))
+
+    def begin(self, session: SqlSession, sql: str, params: list | None = None) -> QueryContext:
+        """A statement starts: its context, and the session shows it (processlist)."""
+        session.command, session.info, session.since = "Query", sql, time.monotonic()
+        return QueryContext(sql, user=session.user, client_address=session.client_address, schema=session.schema,
+                            connection_id=session.connection_id, hostgroup=session.hostgroup, params=params,
+                            session=session, digest_options=self.digest_options)
+
+    def end(self, session: SqlSession, ctx: QueryContext, out: Any, start_ns: int) -> None:
+        """A statement ended with ``out``: diagnostics for SHOW WARNINGS, and the stats."""
+        elapsed = (time.perf_counter_ns() - start_ns) // 1000
         session.command, session.info = "Sleep", None
         if isinstance(out, ProxydError):
             session.last_warnings = [*ctx.warnings, Warning_("Error", out.code, out.message)]
@@ -159,7 +176,6 @@ class SqlFrontend:
                 out.warnings = [*ctx.warnings, *out.warnings]
             session.last_warnings = out.warnings
         self._count(ctx, out, elapsed)
-        return out
 
     async def _execute(self, ctx: QueryContext) -> Ok | ResultSet:
         return await ctx.session.backend.execute(ctx.sql, ctx.params)

@@ -71,11 +71,13 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
+from asyncmy.protocol import pack_binary_params
 from mysql_mimic.types import ColumnType
 
 from proxyd.backends import mysql_state
-from proxyd.backends.mysql_conn import SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS, BackendConn, connect, \
-    kill_query
+
+from proxyd.backends.mysql_conn import _FAST_LIMIT, COM_QUERY, COM_STMT_EXECUTE, SERVER_STATUS_AUTOCOMMIT, \
+    SERVER_STATUS_IN_TRANS, BackendConn, connect, kill_query
 from proxyd.backends.mysql_state import CHARSET_VARS, LAST_INSERT_ID, LOCK, SET, STICKY, UNLOCK, USE, classify
 from proxyd.backends.parameterize import count_placeholders
 from proxyd.errors import ProxydError
@@ -580,6 +582,101 @@ class MysqlSession:
             self.last_insert_id = res.last_insert_id
         self._settle(bc)
         return res
+
+    # -- the callback fast path (see proxyd.wire.fast_path) --------------------------------------------
+    def fast_send(self, sql: str, params: Sequence[Any] | None = None) -> BackendConn | None:
+        """Send a plain statement at once when nothing needs awaiting first: no session effect, a
+        connection at hand (pinned, or idle in the pool) already in the session's schema and state,
+        and for a prepared statement one already prepared on it. None (nothing sent, nothing taken)
+        otherwise: the caller takes the coroutine path. The reply is then read with
+        :meth:`fast_reply` (from the connection's receive callback) or :meth:`fast_finish`."""
+        if self._closed or classify(sql) is not None:
+            return None
+        bc = self._pinned
+        if bc is None:
+            bc = self._backend.take(self)
+            if bc is None:
+                return None
+        elif not bc.usable:
+            return None
+        proto = bc.proto
+        if (proto._read_waiter is not None or proto.length != proto.pos
+                or (bc.state is not self._state and bc.state != self._state)
+                or (bc.schema != self.schema and self.schema is not None)):
+            self._give_back(bc)
+            return None
+        try:
+            if params is None:
+                bc._send(COM_QUERY, sql.encode(self._encoding, "replace"))
+            else:
+                st = bc.stmts.get((sql, bc.schema, bc.state))
+                if st is None or len(params) != st.params:
+                    self._give_back(bc)
+                    return None
+                bc.stmts.move_to_end((sql, bc.schema, bc.state))
+                body = st.header + pack_binary_params(tuple(params), self._encoding) if params else st.header
+                bc._send(COM_STMT_EXECUTE, body)
+        except BaseException as exc:
+            self._failed(bc, exc)
+            raise
+        return bc
+
+    def _give_back(self, bc: BackendConn) -> None:
+        if self._pinned is not bc:
+            self._backend.release(bc)
+
+    def fast_reply(self, bc: BackendConn, binary: bool) -> Ok | ResultSet | None:
+        """The reply, if the receive buffer holds all of it and it is plain (see
+        ``BackendConn._parse_buffered``), with the statement settled; else None: ``bc.slow_reply``
+        says whether :meth:`fast_finish` must take over (an error, a large or unusual reply, a
+        lost connection, warnings to fetch) or more bytes may complete it."""
+        proto = bc.proto
+        if proto.eof or proto.exc is not None or proto.length - proto.pos >= _FAST_LIMIT:
+            bc._slow = True
+            return None
+        res = bc._parse_buffered(binary)
+        if res is None or bc.warnings:
+            if res is not None:
+                bc.parked = res
+                bc._slow = True
+            return None
+        bc.queries += 1
+        if res.__class__ is Ok and res.last_insert_id:
+            self.last_insert_id = res.last_insert_id
+        self._settle(bc)
+        return res
+
+    async def fast_finish(self, bc: BackendConn, sql: str, params: Sequence[Any] | None) -> Ok | ResultSet:
+        """The rest of a statement :meth:`fast_reply` could not finish, as :meth:`execute` does it."""
+        binary = params is not None
+        try:
+            res, bc.parked = bc.parked, None
+            if res is None:
+                try:
+                    res = await bc._result(binary)  # the general reader, from the unconsumed reply
+                except ProxydError as exc:
+                    if not binary or exc.code not in _RETRY_STATEMENT or bc.broken:
+                        raise
+                    bc.forget(sql)  # the server dropped or invalidated it: prepare again
+                    enc = self._encoding
+                    res = await bc.execute(await bc.prepared(sql, enc), params or (), enc)
+            bc.queries += 1
+            if bc.warnings:
+                res.warnings = await bc.show_warnings()
+        except BaseException as exc:
+            self._failed(bc, exc)
+            raise
+        if res.__class__ is Ok and res.last_insert_id:
+            self.last_insert_id = res.last_insert_id
+        self._settle(bc)
+        return res
+
+    def fast_abort(self, bc: BackendConn) -> None:
+        """The client went away (or KILL) while ``bc`` was answering: drop it, stop the server's work."""
+        bc.proto._read_waiter = None
+        bc.parked = None
+        bc.broken = True
+        self._failed(bc, asyncio.CancelledError())
 
     def close(self) -> None:
         if self._closed:

@@ -164,7 +164,7 @@ class BackendConn:
     """A pooled connection and what the pool knows about its session state."""
 
     __slots__ = ("raw", "proto", "transport", "pool", "key", "schema", "state", "status", "stmts", "thread_id",
-                 "warnings", "queries", "sent", "recv", "idle_since", "broken", "_slow")
+                 "warnings", "queries", "sent", "recv", "idle_since", "broken", "_slow", "parked")
 
     def __init__(self, raw: _AsyncmyConnection, pool: "ServerPool", key: tuple):
         self.raw = raw
@@ -181,6 +181,7 @@ class BackendConn:
         self.idle_since = 0.0  # monotonic time it was last pooled
         self.broken = False
         self._slow = False
+        self.parked: Ok | ResultSet | None = None  # a reply read on the fast path, awaiting its warnings
 
     # -- state -----------------------------------------------------------------------------------
     @property

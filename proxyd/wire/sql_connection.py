@@ -22,8 +22,9 @@ from mysql_mimic.types import Capabilities, ColumnType, uint_len
 
 from proxyd.errors import ProxydError, to_proxyd_error
 from proxyd.results import Ok, RawResultSet, ResultSet
-from proxyd.wire import binary
+from proxyd.wire import binary, fast_path
 from proxyd.wire.connection import MORE_RESULTS, ProxydConnection
+from proxyd.wire.fast_path import FastPath
 from proxyd.wire.packets import eof_packet, err_packet, ok_packet
 
 log = logging.getLogger("proxyd.wire")
@@ -83,6 +84,7 @@ class SqlConnection(ProxydConnection):
         self.caps = 0
         self.eof_deprecated = False
         self.codec = "utf-8"
+        self.fast: FastPath | None = None
 
     @property
     def multi_statements(self) -> bool:
@@ -95,7 +97,9 @@ class SqlConnection(ProxydConnection):
     async def command_phase(self) -> None:
         """mysql-mimic's command loop, made lean for the SQL port: packets are read straight from
         the stream reader, commands dispatched on plain ints (COM_QUERY first), the response
-        sequence follows the client's. Error and KILL QUERY handling are mysql-mimic's."""
+        sequence follows the client's. Error and KILL QUERY handling are mysql-mimic's. On a mysql-backend
+        session the plain statements take the callback fast path (:mod:`proxyd.wire.fast_path`) while
+        this loop is parked."""
         self.caps = caps = int(self.capabilities)
         self.eof_deprecated = bool(caps & _DEPRECATE_EOF)
         self.codec = self.client_charset.codec
@@ -106,9 +110,30 @@ class SqlConnection(ProxydConnection):
             0x1B: self.handle_set_option, 0x09: self.handle_statistics, 0x0D: self.handle_debug,
             0x02: self.handle_init_db, 0x04: self.handle_field_list,
         }
-        readexactly = self.stream.reader.readexactly
+        reader = self.stream.reader
+        readexactly = reader.readexactly
         seq = self.stream.seq
+        fast = self.fast = FastPath(self) if fast_path.usable_for(self) else None
+        try:
+            await self._commands(fast, handlers, reader, readexactly, seq)
+        finally:
+            if fast is not None:
+                fast.close()
+
+    async def _commands(self, fast: FastPath | None, handlers: dict, reader: asyncio.StreamReader,
+                        readexactly: Any, seq: Any) -> None:
+        caps = self.caps
         while True:
+            if fast is not None and not reader._buffer and not reader.at_eof():  # type: ignore[attr-defined]
+                try:  # the fast path reads commands until one needs this loop
+                    await fast.park()
+                except asyncio.CancelledError:
+                    if self._kill != KillKind.QUERY:
+                        raise
+                    if self._task is not None:
+                        self._task.uncancel()
+                    self._kill = None  # KILL QUERY with no statement running: nothing to stop
+                    continue
             try:
                 header = await readexactly(4)
                 size = header[0] | header[1] << 8 | header[2] << 16
@@ -185,17 +210,48 @@ class SqlConnection(ProxydConnection):
                                                   len(res.warnings), res.info)])
         await self.stream.drain()
 
-    async def _relayed(self, res: Any, binary: bool) -> bool:
-        """Write a backend's reply as it came, when nothing about it changed on the way: nobody read
-        (so nobody replaced) its rows, same framing as this client, same session flags, no warnings
-        to add. Saves decoding and re-encoding every value."""
-        if (res.__class__ is RawResultSet and not res.decoded and res.binary is binary and not res.warnings
+    def _relayable(self, res: Any, binary: bool) -> bool:
+        """Can a backend's reply go to the client as it came? Yes when nothing about it changed on
+        the way: nobody read (so nobody replaced) its rows, same framing as this client, same session
+        flags, no warnings to add. Saves decoding and re-encoding every value."""
+        return (res.__class__ is RawResultSet and not res.decoded and res.binary is binary and not res.warnings
                 and res.eof_deprecated == self.eof_deprecated and self.stream.seq.value == 1
-                and res.status & _SESSION_FLAGS == self.status_flags):
+                and res.status & _SESSION_FLAGS == self.status_flags)
+
+    async def _relayed(self, res: Any, binary: bool) -> bool:
+        """Write a backend's reply as it came, if :meth:`_relayable`."""
+        if self._relayable(res, binary):
             await self.stream.drain()
             self.stream.writer.write(res.packets)
             return True
         return False
+
+    def write_now(self, res: Ok | ResultSet | ProxydError, binary: bool) -> None:
+        """The reply to one statement, written without waiting (the fast path: it does not start a
+        statement while the client's transport is paused for writing)."""
+        self.refresh_status()
+        stream = self.stream
+        if self._relayable(res, binary):
+            stream.writer.write(res.packets)  # type: ignore[union-attr]
+            return
+        if isinstance(res, ResultSet):
+            self.write_resultset(res, binary_rows=binary)
+        elif isinstance(res, ProxydError):
+            stream.write_many([err_packet(self.caps, res.code, res.sqlstate, res.message)])
+        else:
+            stream.write_many([ok_packet(self.caps, self.status_flags, res.affected_rows, res.last_insert_id,
+                                         len(res.warnings), res.info)])
+        buf, stream._buffer = stream._buffer, bytearray()
+        stream.writer.write(buf)
+
+    def kill(self, kind: KillKind = KillKind.CONNECTION) -> None:
+        """KILL [QUERY]: a statement in flight on the fast path is stopped there (no task runs it)."""
+        fast = self.fast
+        if fast is not None and fast.busy:
+            fast.interrupt()
+            if kind == KillKind.QUERY:
+                return
+        super().kill(kind)
 
     def write_resultset(self, rs: ResultSet, more: int = 0, *, binary_rows: bool = False) -> None:
         n = len(rs.columns)

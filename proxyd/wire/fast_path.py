@@ -1,0 +1,334 @@
+"""The SQL port's callback fast path: plain statements to a mysql backend without coroutines.
+
+Why: on the coroutine path a statement wakes the connection's task twice (client bytes, backend
+bytes), each time resuming a chain of about ten coroutine frames and a stream reader's futures. That
+costs more CPU per statement than the relaying itself. Here the common statement is handled inside
+the transports' receive callbacks: the client's command is parsed in ``data_received``, sent to the
+backend at once, and the reply is written to the client from the backend connection's receive
+callback. No task, no future.
+
+How: after the handshake, :class:`FastPath` is put in front of the client transport's
+StreamReaderProtocol (which mysql-mimic's stream reads from). While the command coroutine is parked
+(:meth:`FastPath.park`), this protocol reads the commands itself. A command qualifies when it is a
+COM_QUERY or COM_STMT_EXECUTE of one statement, no pipeline hook is loaded, the session does not
+answer it itself (``KILL``, ``SHOW WARNINGS``), it has no session effect (see
+:func:`proxyd.backends.mysql_state.classify`), and a backend connection is at hand without waiting,
+already in the session's schema and state (``MysqlSession.fast_send``). Anything else — and every
+byte after it — is handed to the StreamReaderProtocol and the coroutine takes over, in order, until
+its reader is empty again. A reply that is not small and plain (an error, warnings, a large result,
+a lost connection) is finished by a task running the coroutine code (``MysqlSession.fast_finish``).
+
+The backend side needs no protocol of its own: asyncmy's receive protocol wakes its reader by
+calling ``done()`` / ``set_result()`` on ``_read_waiter``; a :class:`_Wake` placed there is called
+synchronously when backend bytes arrive (or the connection is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from proxyd.errors import ProxydError, to_proxyd_error
+from proxyd.wire.binary import parse_execute_header, parse_execute_params
+
+if TYPE_CHECKING:
+    from proxyd.wire.sql_connection import SqlConnection
+
+log = logging.getLogger("proxyd.wire")
+
+COM_QUERY, COM_STMT_EXECUTE = 0x03, 0x17
+_QUERY_ATTRIBUTES = 1 << 27
+_MAX_PAYLOAD = 0xFFFFFF
+_BIG_COMMAND = 1 << 16  # a command this large is read by the coroutine path (bounded buffering here)
+_PAUSE_AT = 1 << 20  # bytes buffered behind a statement in flight before reading pauses
+_INTERRUPTED = (1317, "70100", "Query execution was interrupted")
+# PROXYD_NO_FAST_PATH=1 in the daemon's environment: every statement takes the coroutine path
+# (for A/B measurements, and to rule the fast path out when chasing a bug).
+DISABLED = bool(os.environ.get("PROXYD_NO_FAST_PATH"))
+
+
+class _Wake:
+    """Stands in for asyncmy's read-waiter future: its receive callback calls ``set_result``."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, _value: Any) -> None:
+        self.fn()
+
+
+def usable_for(conn: "SqlConnection") -> bool:
+    """A plain TCP/Unix client transport read through a StreamReaderProtocol (not TLS), and a
+    session on a backend that supports the fast path."""
+    transport = conn.stream.writer.transport
+    return (not DISABLED and type(transport.get_protocol()) is asyncio.StreamReaderProtocol
+            and transport.get_extra_info("sslcontext") is None
+            and hasattr(getattr(conn.proxyd_session, "backend", None), "fast_send"))
+
+
+class FastPath(asyncio.Protocol):
+    """The client transport's protocol during the command phase (see the module docstring)."""
+
+    def __init__(self, conn: "SqlConnection"):
+        self.conn = conn
+        self.transport = conn.stream.writer.transport
+        self.inner: asyncio.StreamReaderProtocol = self.transport.get_protocol()  # the coroutine's reader
+        self.buf = bytearray()
+        self.parked = False  # the command coroutine waits in park(): commands are read here
+        self.waiter: asyncio.Future | None = None
+        self.eof = self.closed = self.reading_paused = False
+        # the statement in flight
+        self.bc: Any = None
+        self.backend: Any = None
+        self.task: asyncio.Task | None = None
+        self.ctx: Any = None
+        self.sql = ""
+        self.params: list | None = None
+        self.binary = False
+        self.start_ns = 0
+        self.wake = _Wake(self._backend_data)
+        self.counters = conn.frontend.core.stats.globals  # stats_mysql_global
+        self.transport.set_protocol(self)
+
+    @property
+    def busy(self) -> bool:
+        return self.bc is not None or self.task is not None
+
+    # -- transport callbacks ------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if not self.parked:
+            self.inner.data_received(data)
+            return
+        self.buf += data
+        if self.busy:
+            if len(self.buf) > _PAUSE_AT and not self.reading_paused:
+                self.reading_paused = True
+                self.transport.pause_reading()
+            return
+        self._next()
+
+    def eof_received(self) -> bool:
+        if not self.parked:
+            return bool(self.inner.eof_received())
+        self.eof = True
+        if self.busy:  # a client that stops sending is gone (MySQL has no half-close): stop its statement
+            self.closed = True
+            self.buf.clear()
+            self._abort()
+        self._next()
+        return True  # half-closed: the coroutine sees the EOF and ends the connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._abort()
+        self.buf.clear()
+        self.parked = False
+        self.inner.connection_lost(exc)  # the reader ends, drain waiters wake
+        self._wake_coroutine()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    # -- the command coroutine's side -------------------------------------------------------------
+    async def park(self) -> None:
+        """Read commands here until one needs the coroutine path (its bytes are then in the
+        stream reader) or the client is gone."""
+        if self.closed:
+            return
+        self.parked = True
+        self.waiter = fut = asyncio.get_running_loop().create_future()
+        if self.buf or self.eof:
+            self._next()
+        try:
+            await fut
+        finally:
+            self.waiter = None
+
+    def interrupt(self) -> None:
+        """KILL (QUERY or CONNECTION) of the statement in flight: the client gets error 1317."""
+        if self.task is not None:
+            self.task.cancel()  # the task answers 1317 (see _finish_slow)
+        elif self.bc is not None:
+            self._abort()
+            self._finish(ProxydError(_INTERRUPTED[2], _INTERRUPTED[0], _INTERRUPTED[1]))
+            self._next()
+
+    def close(self) -> None:
+        """The command phase ended: nothing may stay in flight."""
+        self._abort()
+        self.parked = False
+
+    # -- internals ------------------------------------------------------------------------------
+    def _wake_coroutine(self) -> None:
+        fut = self.waiter
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _abort(self) -> None:
+        if self.task is not None:
+            self.task.cancel()  # its own handler drops the backend connection
+        elif self.bc is not None:
+            bc, self.bc = self.bc, None
+            try:
+                self.backend.fast_abort(bc)
+            except Exception:
+                log.exception("dropping a backend connection failed")
+
+    def _hand_over(self) -> None:
+        """From here on the coroutine reads: give it every byte not consumed yet."""
+        self.parked = False
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        if self.buf:
+            data = bytes(self.buf)
+            self.buf.clear()
+            self.inner.data_received(data)
+        if self.eof:
+            self.inner.eof_received()
+        self._wake_coroutine()
+
+    def _next(self) -> None:
+        """Start the buffered commands one after the other, while they qualify."""
+        buf = self.buf
+        while self.parked and not self.busy:
+            have = len(buf)
+            if have < 4:
+                if self.eof:
+                    self._hand_over()
+                break
+            n = buf[0] | buf[1] << 8 | buf[2] << 16
+            if have - 4 < n:
+                if n > _BIG_COMMAND or self.eof:
+                    self._hand_over()
+                break
+            if n == 0 or n >= _MAX_PAYLOAD or not self._start(buf[3], bytes(buf[4:4 + n])):
+                self._hand_over()
+                return
+            del buf[:4 + n]
+        if self.reading_paused and len(buf) < _PAUSE_AT // 2:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _start(self, number: int, payload: bytes) -> bool:
+        """Send the command to the backend if it qualifies; False leaves it to the coroutine."""
+        conn = self.conn
+        if self.inner._paused:  # type: ignore[attr-defined]  # the client reads slowly: let drain() wait
+            return False
+        command = payload[0]
+        if command == COM_QUERY:
+            if conn.caps & _QUERY_ATTRIBUTES:
+                if payload[1:3] != b"\x00\x01":  # only "no attributes" here
+                    return False
+                sql = payload[3:].decode(conn.codec, "replace")
+            else:
+                sql = payload[1:].decode(conn.codec, "replace")
+            if ";" in sql and conn.multi_statements:
+                return False
+            params, binary = None, False
+        elif command == COM_STMT_EXECUTE:
+            data = payload[1:]
+            try:
+                stmt = conn.statements.get(parse_execute_header(data)[0])
+                if stmt is None or stmt.state is None or stmt.long_data:
+                    return False
+                params = parse_execute_params(data, stmt, query_attributes=bool(conn.caps & _QUERY_ATTRIBUTES))
+            except Exception:
+                return False  # the coroutine path reports it
+            if stmt.param_map is not None:
+                params = [params[i] for i in stmt.param_map[1]]
+            sql, binary = stmt.state, True
+        else:
+            return False
+        session = conn.proxyd_session
+        backend = session.backend
+        if not hasattr(backend, "fast_send") or not conn.frontend.fast_eligible(session, sql):
+            return False
+        start = time.perf_counter_ns()
+        try:
+            bc = backend.fast_send(sql, params)
+        except Exception as exc:  # the connection broke as we wrote: the statement's error
+            bc, failure = None, to_proxyd_error(exc)
+        else:
+            if bc is None:
+                return False
+            failure = None
+        conn.stream.seq.value = (number + 1) & 0xFF
+        self.backend, self.sql, self.params, self.binary, self.start_ns = backend, sql, params, binary, start
+        self.ctx = conn.frontend.begin(session, sql, params)
+        if failure is not None:
+            self._finish(failure)
+            return True
+        self.bc = bc
+        bc.proto._read_waiter = self.wake
+        if bc.proto.length != bc.proto.pos:  # hardly possible: the reply is already there
+            self._backend_data()
+        return True
+
+    def _backend_data(self) -> None:
+        """Backend bytes arrived (or its connection ended) for the statement in flight."""
+        bc = self.bc
+        if bc is None:
+            return
+        try:
+            res = self.backend.fast_reply(bc, self.binary)
+        except Exception as exc:
+            log.exception("fast path: reading the reply failed")
+            self._abort()
+            self._finish(to_proxyd_error(exc))
+            self._next()
+            return
+        if res is None:
+            if bc._slow:
+                self.task = asyncio.get_running_loop().create_task(self._finish_slow(bc))
+            else:
+                bc.proto._read_waiter = self.wake  # part of the reply: wait for the rest
+            return
+        self.bc = None
+        self._finish(res)
+        self._next()
+
+    async def _finish_slow(self, bc: Any) -> None:
+        """The coroutine code finishes what the callback could not (see module docstring)."""
+        try:
+            out: Any = await self.backend.fast_finish(bc, self.sql, self.params)
+        except asyncio.CancelledError:
+            if self.closed:
+                self.bc = self.task = None
+                self._next()  # the EOF goes to the coroutine
+                return
+            out = ProxydError(_INTERRUPTED[2], _INTERRUPTED[0], _INTERRUPTED[1])
+        except Exception as exc:
+            out = to_proxyd_error(exc)
+        self.bc = self.task = None
+        if self.closed:
+            return
+        self._finish(out)
+        self._next()
+
+    def _finish(self, out: Any) -> None:
+        """Stats and diagnostics as the coroutine path keeps them, then the reply to the client."""
+        self.bc = None
+        ctx, self.ctx = self.ctx, None
+        conn = self.conn
+        if isinstance(out, ProxydError):
+            ctx.error = out
+        else:
+            ctx.result = out
+        try:
+            conn.frontend.end(conn.proxyd_session, ctx, out, self.start_ns)
+            self.counters["Queries_fast_path"] += 1
+        except Exception:
+            log.exception("fast path: statement bookkeeping failed")
+        conn.write_now(out, self.binary)

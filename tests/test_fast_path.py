@@ -1,0 +1,292 @@
+"""The SQL port's callback fast path (proxyd/wire/fast_path.py) against a real MariaDB.
+
+Plain statements on a mysql-backend session are answered from the transports' callbacks; everything
+else goes to the coroutine path. These tests check that both interleave correctly on one connection
+(pipelined commands keep their order), that stats and diagnostics are kept as on the coroutine path,
+and that KILL, a client leaving mid-statement and a backend connection lost mid-statement all end
+cleanly. ``Queries_fast_path`` in stats_mysql_global counts statements answered on the fast path.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import mysql.connector
+import pymysql
+import pytest
+
+from tests.conftest import Proxyd
+from tests.test_mysql_backend import _admin_conn, _server
+
+DB = "pxt_fast"
+USER, PASSWORD = "pxt_fast_app", "fast-pw"
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = _server()
+    if srv is None:
+        pytest.skip("no MariaDB/MySQL server: set PROXYD_TEST_MARIADB=host:port:user:password "
+                    "(or run one on 127.0.0.1:3307, root without password)")
+    conn = _admin_conn(srv)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"CREATE DATABASE {DB}")
+        cur.execute(f"DROP USER IF EXISTS '{USER}'@'%'")
+        cur.execute(f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'")
+        cur.execute(f"GRANT ALL ON {DB}.* TO '{USER}'@'%'")
+        cur.execute(f"CREATE TABLE {DB}.t (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB")
+        cur.execute(f"INSERT INTO {DB}.t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+    yield srv
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"DROP USER IF EXISTS '{USER}'@'%'")
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def px(tmp_path_factory, server):
+    host, port, _, _ = server
+    cnf = f"""
+        mysql_servers = (
+            {{ address = "embedded"; port = 0; hostgroup = 0 }},
+            {{ address = "{host}"; port = {port}; hostgroup = 1; max_connections = 20 }}
+        )
+        mysql_users = (
+            {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
+        )
+        """
+    p = Proxyd(tmp_path_factory.mktemp("fastpath"), cnf)
+    p.start()
+    yield p
+    p.stop()
+
+
+def connect(px, **kw) -> pymysql.connections.Connection:
+    kw.setdefault("autocommit", True)
+    return pymysql.connect(host="127.0.0.1", port=px.sql_port, user=USER, password=PASSWORD, **kw)
+
+
+def q(conn, sql, args=None) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def fast_count(px) -> int:
+    rows = px.query("SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Queries_fast_path'")
+    return int(rows[0][0]) if rows else 0
+
+
+def pool_used(px) -> int:
+    return int(px.query("SELECT ConnUsed FROM stats_mysql_connection_pool WHERE hostgroup = '1'")[0][0])
+
+
+def wait_for(check, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def session_running(px, text: str) -> int:
+    found: list[int] = []
+
+    def check() -> bool:
+        rows = px.query(f"SELECT SessionID FROM stats_mysql_processlist WHERE info = '{text}'")
+        found[:] = [int(r[0]) for r in rows]
+        return bool(found)
+    wait_for(check, f"'{text}' in the processlist")
+    return found[0]
+
+
+def com_query(sql: str) -> bytes:
+    payload = b"\x03" + sql.encode()
+    return struct.pack("<I", len(payload))[:3] + b"\x00" + payload
+
+
+# -- the common case --------------------------------------------------------------------------------
+def test_plain_statements_take_the_fast_path_with_stats(px):
+    with connect(px) as c:
+        q(c, "SELECT v FROM t WHERE id = 1")  # the first statement opens a backend connection (coroutine)
+        before = fast_count(px)
+        digest_before = px.query("SELECT COALESCE(SUM(count_star), 0) FROM stats_mysql_query_digest "
+                                 "WHERE digest_text = 'SELECT v FROM t WHERE id = ?'")[0][0]
+        for i in (1, 2, 3, 1, 2):
+            assert q(c, f"SELECT v FROM t WHERE id = {i}") == [({1: "one", 2: "two", 3: "three"}[i],)]
+        assert fast_count(px) - before == 5
+        digest_after = px.query("SELECT count_star, sum_rows_sent FROM stats_mysql_query_digest "
+                                "WHERE digest_text = 'SELECT v FROM t WHERE id = ?'")
+        assert int(digest_after[0][0]) == int(digest_before) + 5 and int(digest_after[0][1]) >= 5
+        with c.cursor() as cur:  # an OK reply: affected rows travel
+            assert cur.execute("UPDATE t SET v = v WHERE id IN (1, 2)") == 0
+            assert cur.execute("UPDATE t SET v = CONCAT(v, '') WHERE id > 0") == 0
+        assert fast_count(px) - before == 7
+
+
+def test_pipelined_commands_keep_their_order(px):
+    """Several commands in one write, alternating fast-path and coroutine-path ones: replies in order."""
+    with connect(px) as c:
+        q(c, "SELECT 1")
+        statements = ["SELECT 1", "SELECT 2", "SET @v = 7", "SELECT @v", "SHOW COUNT(*) WARNINGS",
+                      "SELECT v FROM t WHERE id = 3", "SELECT * FROM no_such_table", "SELECT 5"]
+        c._sock.sendall(b"".join(com_query(s) for s in statements))
+        got = []
+        for _ in statements:
+            c._next_seq_id = 1
+            try:
+                c._read_query_result()
+                got.append(list(c._result.rows or ()))
+            except pymysql.MySQLError as exc:
+                got.append(exc.args[0])
+        assert got == [[(1,)], [(2,)], [], [(7,)], [(0,)], [("three",)], 1146, [(5,)]]
+        assert q(c, "SELECT 6") == [(6,)]  # still in sync
+
+
+def test_errors_warnings_and_large_results(px):
+    with connect(px) as c:
+        q(c, "SELECT 1")
+        with pytest.raises(pymysql.MySQLError) as info:
+            q(c, "SELEC 1")
+        assert info.value.args[0] == 1064
+        assert q(c, "SHOW WARNINGS")[0][:2] == ("Error", 1064)
+        with c.cursor() as cur:
+            cur.execute("SELECT CAST('12abc' AS SIGNED)")
+            assert cur.fetchall() == ((12,),)
+            assert cur._result.warning_count == 1
+        assert [(r[0], r[1]) for r in q(c, "SHOW WARNINGS")] == [("Warning", 1292)]
+        big = q(c, "SELECT REPEAT('x', 200000), 2")  # > 64 KB: finished by the coroutine reader
+        assert big == [("x" * 200000, 2)]
+        assert q(c, "SELECT 3") == [(3,)]
+
+
+def test_transactions_pin_and_roll_back(px):
+    with connect(px) as c, connect(px) as other:
+        q(c, "BEGIN")
+        q(c, "UPDATE t SET v = 'changed' WHERE id = 2")
+        assert q(c, "SELECT v FROM t WHERE id = 2") == [("changed",)]  # same connection: sees its change
+        assert q(other, "SELECT v FROM t WHERE id = 2") == [("two",)]
+        q(c, "ROLLBACK")
+        assert q(c, "SELECT v FROM t WHERE id = 2") == [("two",)]
+
+
+def test_multi_statements_and_prepared_statements(px):
+    with connect(px, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS) as c:
+        with c.cursor() as cur:
+            cur.execute("SELECT 1; SELECT 2")
+            assert cur.fetchall() == ((1,),)
+            assert cur.nextset() and cur.fetchall() == ((2,),)
+        assert q(c, "SELECT 'a;b'") == [("a;b",)]
+    cnx = mysql.connector.connect(host="127.0.0.1", port=px.sql_port, user=USER, password=PASSWORD, database=DB,
+                                  autocommit=True, use_pure=True)
+    try:
+        cur = cnx.cursor(prepared=True)
+        cur.execute("SELECT v FROM t WHERE id = ?", (1,))
+        assert cur.fetchall() == [("one",)]
+        before = fast_count(px)
+        for i, v in ((2, "two"), (3, "three"), (1, "one")):
+            cur.execute("SELECT v FROM t WHERE id = ?", (i,))
+            assert cur.fetchall() == [(v,)]
+        cur.execute("SELECT v FROM t WHERE v = ?", ("one' OR '1'='1",))
+        assert cur.fetchall() == []  # bound as a value, never pasted into the SQL
+        assert fast_count(px) - before == 4
+    finally:
+        cnx.close()
+
+
+# -- interruptions ----------------------------------------------------------------------------------
+def test_kill_query_interrupts_a_fast_path_statement(px):
+    victim = connect(px)
+    q(victim, "SELECT 1")
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(q(victim, "SELECT SLEEP(30)"))
+        except pymysql.MySQLError as exc:
+            outcome.append(exc.args[0])
+    t = threading.Thread(target=run)
+    t.start()
+    sid = session_running(px, "SELECT SLEEP(30)")
+    with connect(px) as killer:
+        q(killer, f"KILL QUERY {sid}")
+    t.join(10)
+    assert not t.is_alive() and outcome == [1317]
+    assert q(victim, "SELECT 2") == [(2,)]  # the connection goes on
+    q(victim, "SELECT 1")
+    with connect(px) as killer:  # KILL QUERY with nothing running changes nothing
+        q(killer, f"KILL QUERY {sid}")
+    assert q(victim, "SELECT 3") == [(3,)]
+    victim.close()
+
+
+def test_kill_connection_during_a_fast_path_statement(px):
+    victim = connect(px)
+    q(victim, "SELECT 1")
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(q(victim, "SELECT SLEEP(31)"))
+        except pymysql.MySQLError as exc:
+            outcome.append(exc.args[0])
+    t = threading.Thread(target=run)
+    t.start()
+    sid = session_running(px, "SELECT SLEEP(31)")
+    with connect(px) as killer:
+        q(killer, f"KILL {sid}")
+    t.join(10)
+    assert not t.is_alive() and outcome and outcome[0] != [(0,)]
+    wait_for(lambda: not px.query(f"SELECT 1 FROM stats_mysql_processlist WHERE SessionID = {sid}"),
+             "the killed session to go")
+    with connect(px) as c:
+        assert q(c, "SELECT 1") == [(1,)]
+
+
+def test_client_leaving_mid_statement_frees_the_backend(px, server):
+    c = connect(px)
+    q(c, "SELECT 1")
+    c._sock.sendall(com_query("SELECT SLEEP(32)"))
+    session_running(px, "SELECT SLEEP(32)")
+    c._sock.shutdown(socket.SHUT_RDWR)  # (close() alone keeps the fd: PyMySQL's reader holds it)
+    c._sock.close()
+    wait_for(lambda: pool_used(px) == 0, "the backend connection to be dropped")
+    root = _admin_conn(server)
+    try:  # and the server was told to stop the statement
+        wait_for(lambda: not q(root, "SELECT id FROM information_schema.processlist WHERE info = 'SELECT SLEEP(32)'"),
+                 "SELECT SLEEP(32) to stop on the server")
+    finally:
+        root.close()
+    with connect(px) as d:
+        assert q(d, "SELECT 2") == [(2,)]
+
+
+def test_backend_connection_lost_mid_statement(px, server):
+    with connect(px) as c:
+        q(c, "SELECT 1")
+        outcome: list = []
+
+        def run() -> None:
+            try:
+                outcome.append(q(c, "SELECT SLEEP(33)"))
+            except pymysql.MySQLError as exc:
+                outcome.append(exc.args[0])
+        t = threading.Thread(target=run)
+        t.start()
+        session_running(px, "SELECT SLEEP(33)")
+        root = _admin_conn(server)
+        try:
+            found: list = []
+            wait_for(lambda: bool(found.extend(q(root, "SELECT id FROM information_schema.processlist "
+                                                       "WHERE info = 'SELECT SLEEP(33)'")) or found),
+                     "the statement on the server")
+            q(root, f"KILL {int(found[0][0])}")  # the server drops our backend connection
+        finally:
+            root.close()
+        t.join(10)
+        assert not t.is_alive() and outcome and isinstance(outcome[0], int) and outcome[0] in (1927, 2013, 2006)
+        assert q(c, "SELECT 4") == [(4,)]  # next statement: another backend connection
