@@ -4,7 +4,8 @@ Usage: python bench/sysbench_compare.py [--time 10] [--tables 4] [--table-size 1
 
 Needs sysbench and a MariaDB (``PROXYD_TEST_MARIADB=host:port:user:password``, default
 127.0.0.1:3307:root:). Each configuration (1 and 8 threads, text and prepared statements) runs
-direct and through proxyd back to back, so both see the same machine load; the figure that
+direct, through a byte relay (the floor), through proxyd and through proxyd with its callback
+fast path switched off (``coro``), back to back, so all see the same machine load; the figure that
 matters is the ratio. proxyd's CPU cost per query comes from its /proc counters over the run.
 Targets (the issue's): >= 0.55 of direct at 1 thread, >= 0.35 at 8 threads.
 """
@@ -96,7 +97,15 @@ def main() -> int:
     sysbench(port, args, "prepare")
     proxy = MariadbProxyd()
     proxy.spawn()
+    # the same proxyd with its callback fast path switched off: every statement on the coroutine path
+    coro = MariadbProxyd()
+    os.environ["PROXYD_NO_FAST_PATH"] = "1"
+    try:
+        coro.spawn()
+    finally:
+        del os.environ["PROXYD_NO_FAST_PATH"]
     proxy.wait_ready()
+    coro.wait_ready()
     relay_port = free_port()
     relay = subprocess.Popen([sys.executable, str(Path(__file__).with_name("relay_floor.py")), str(relay_port),
                               host, str(port)], stdout=subprocess.PIPE, text=True, env=child_env())
@@ -106,9 +115,11 @@ def main() -> int:
     print(f"sysbench oltp_point_select, {args.tables} tables x {args.table_size} rows, {args.time} s per run; "
           f"MariaDB at {host}:{port}")
     print("floor: a uvloop byte relay that parses nothing (bench/relay_floor.py); "
-          "'of floor' = proxyd q/s / floor q/s")
-    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>11} {'floor q/s':>10} {'proxyd q/s':>11} {'floor':>6} "
-          f"{'ratio':>6} {'target':>7} {'of floor':>8} {'CPU us/q floor':>14} {'proxyd':>7}")
+          "'of floor' = proxyd q/s / floor q/s;\n"
+          "coro: proxyd with PROXYD_NO_FAST_PATH=1 (every statement on the coroutine path)")
+    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>11} {'floor q/s':>10} {'proxyd q/s':>11} {'coro q/s':>9} "
+          f"{'floor':>6} {'ratio':>6} {'target':>7} {'coro':>5} {'of floor':>8} {'CPU us/q floor':>14} {'proxyd':>7} "
+          f"{'coro':>6}")
     try:
         for threads in (1, 8):
             for mode, label in (("disable", "text"), ("auto", "prepared")):
@@ -120,15 +131,20 @@ def main() -> int:
                 before = cpu_ticks(proxy.proc.pid)
                 through, count = qps(sysbench(proxy.sql_port, args, *common))
                 cpu_us = (cpu_ticks(proxy.proc.pid) - before) * tick_us / max(count, 1)
+                before = cpu_ticks(coro.proc.pid)
+                coro_qps, coro_count = qps(sysbench(coro.sql_port, args, *common))
+                coro_cpu = (cpu_ticks(coro.proc.pid) - before) * tick_us / max(coro_count, 1)
                 ratio = through / direct
                 verdict = "ok" if ratio >= TARGETS[threads] else "below"
-                print(f"{threads:>7} {label:>9} {direct:>11.0f} {floor:>10.0f} {through:>11.0f} "
+                print(f"{threads:>7} {label:>9} {direct:>11.0f} {floor:>10.0f} {through:>11.0f} {coro_qps:>9.0f} "
                       f"{floor / direct:>6.2f} {ratio:>6.2f} {'>=' + str(TARGETS[threads]):>7} "
-                      f"{through / floor:>8.2f} {floor_cpu:>14.1f} {cpu_us:>7.1f} {verdict}")
+                      f"{coro_qps / direct:>5.2f} {through / floor:>8.2f} {floor_cpu:>14.1f} {cpu_us:>7.1f} "
+                      f"{coro_cpu:>6.1f} {verdict}")
     finally:
         relay.terminate()
         relay.wait()
         proxy.stop()
+        coro.stop()
         sysbench(port, args, "cleanup")
     return 0
 

@@ -107,6 +107,14 @@ class FastPath(asyncio.Protocol):
         if not self.parked:
             self.inner.data_received(data)
             return
+        if not self.buf and self.bc is None and self.task is None:  # the usual case: one whole command
+            n = len(data) - 4
+            if 0 < n < _MAX_PAYLOAD and data[0] | data[1] << 8 | data[2] << 16 == n:
+                if self._start(data[3], data[4:]):
+                    return
+                self.buf += data
+                self._hand_over()
+                return
         self.buf += data
         if self.busy:
             if len(self.buf) > _PAUSE_AT and not self.reading_paused:

@@ -232,7 +232,7 @@ class SqlConnection(ProxydConnection):
         self.refresh_status()
         stream = self.stream
         if self._relayable(res, binary):
-            stream.writer.write(res.packets)  # type: ignore[union-attr]
+            stream.writer.transport.write(res.packets)  # type: ignore[union-attr]
             return
         if isinstance(res, ResultSet):
             self.write_resultset(res, binary_rows=binary)
@@ -242,7 +242,7 @@ class SqlConnection(ProxydConnection):
             stream.write_many([ok_packet(self.caps, self.status_flags, res.affected_rows, res.last_insert_id,
                                          len(res.warnings), res.info)])
         buf, stream._buffer = stream._buffer, bytearray()
-        stream.writer.write(buf)
+        stream.writer.transport.write(buf)
 
     def kill(self, kind: KillKind = KillKind.CONNECTION) -> None:
         """KILL [QUERY]: a statement in flight on the fast path is stopped there (no task runs it)."""
