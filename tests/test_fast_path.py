@@ -290,3 +290,59 @@ def test_backend_connection_lost_mid_statement(px, server):
         t.join(10)
         assert not t.is_alive() and outcome and isinstance(outcome[0], int) and outcome[0] in (1927, 2013, 2006)
         assert q(c, "SELECT 4") == [(4,)]  # next statement: another backend connection
+
+
+# -- prepared statements over the raw protocol: the parameter block passes through --------------------
+def _send(sock, payload: bytes) -> None:
+    sock.sendall(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
+
+
+def _packet(rfile) -> bytes:
+    head = rfile.read(4)
+    return rfile.read(head[0] | head[1] << 8 | head[2] << 16)
+
+
+def _execute(c, stmt_id: int, block: bytes) -> list[bytes]:
+    """COM_STMT_EXECUTE; the reply's packets up to the end of the rows (or the OK / ERR)."""
+    _send(c._sock, b"\x17" + stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00" + block)
+    first = _packet(c._rfile)
+    if first[0] in (0x00, 0xFF):
+        return [first]
+    out = [first]
+    eofs = 0
+    while eofs < 2:  # column definitions, EOF, rows, EOF (the client did not ask for DEPRECATE_EOF)
+        pkt = _packet(c._rfile)
+        out.append(pkt)
+        if pkt[0] == 0xFE and len(pkt) < 9:
+            eofs += 1
+    return out
+
+
+def test_prepared_parameters_pass_through_with_and_without_types(px):
+    with connect(px) as c:
+        q(c, "SELECT 1")
+        _send(c._sock, b"\x16SELECT ?, ?, ?, ?, CONCAT(?, '!')")
+        ok = _packet(c._rfile)
+        assert ok[0] == 0
+        stmt_id, ncols, nparams = int.from_bytes(ok[1:5], "little"), ok[5] | ok[6] << 8, ok[7] | ok[8] << 8
+        assert (ncols, nparams) == (5, 5)
+        for _ in range(nparams + 1 + ncols + 1):  # definitions and their EOFs
+            _packet(c._rfile)
+        types = bytes([8, 0, 8, 0x80, 5, 0, 6, 0, 253, 0])  # LONGLONG, LONGLONG UNSIGNED, DOUBLE, NULL, VAR_STRING
+
+        def block(bound: bool, signed: int, unsigned: int, double: float, text: str) -> bytes:
+            raw = text.encode()
+            return (bytes([0b01000]) + (b"\x01" + types if bound else b"\x00") + struct.pack("<q", signed)
+                    + struct.pack("<Q", unsigned) + struct.pack("<d", double) + bytes([len(raw)]) + raw)
+
+        before = fast_count(px)
+        for bound, values in ((True, (-5, 2**63 + 1, 1.5, "héllo")), (False, (7, 3, -0.25, "naïve ' OR 1=1")),
+                              (False, (0, 0, 0.0, ""))):
+            reply = _execute(c, stmt_id, block(bound, *values))
+            row = reply[-2]  # the binary row before the final EOF
+            assert row[0] == 0 and row[1] == 0b100000  # NULL bitmap (offset 2): the 4th column is NULL
+            signed, unsigned, double = struct.unpack_from("<qQd", row, 2)
+            text = row[27:27 + row[26]].decode()
+            assert (signed, unsigned, double, text) == (*values[:3], values[3] + "!")
+        assert fast_count(px) - before == 3
+        assert q(c, "SELECT 2") == [(2,)]  # in sync afterwards

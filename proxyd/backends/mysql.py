@@ -94,6 +94,7 @@ EMBEDDED_HOSTNAME = "embedded"
 _UNREACHABLE = 9001
 _RETRY_STATEMENT = (1615, 1243)  # ER_NEED_REPREPARE, ER_UNKNOWN_STMT_HANDLER: prepare again, once
 _SHUN_SECONDS = 1.0
+_UTF8 = ("utf-8", "utf8")  # codec names of utf8 / utf8mb4 (asyncmy says "utf8")
 _IDLE_SECONDS = 300.0  # an idle pooled connection beyond the working set is closed after this
 
 
@@ -584,10 +585,13 @@ class MysqlSession:
         return res
 
     # -- the callback fast path (see proxyd.wire.fast_path) --------------------------------------------
-    def fast_send(self, sql: str, params: Sequence[Any] | None = None) -> BackendConn | None:
+    def fast_send(self, sql: str, params: Sequence[Any] | None = None,
+                  raw_params: tuple[int, bytes] | None = None) -> BackendConn | None:
         """Send a plain statement at once when nothing needs awaiting first: no session effect, a
         connection at hand (pinned, or idle in the pool) already in the session's schema and state,
-        and for a prepared statement one already prepared on it. None (nothing sent, nothing taken)
+        and for a prepared statement one already prepared on it. ``raw_params``: (count, the client's
+        COM_STMT_EXECUTE parameter block), sent as it is (only when SQL text is utf-8 here, as the
+        client's values are). None (nothing sent, nothing taken)
         otherwise: the caller takes the coroutine path. The reply is then read with
         :meth:`fast_reply` (from the connection's receive callback) or :meth:`fast_finish`."""
         if self._closed or classify(sql) is not None:
@@ -606,15 +610,23 @@ class MysqlSession:
             self._give_back(bc)
             return None
         try:
-            if params is None:
+            if params is None and raw_params is None:
                 bc._send(COM_QUERY, sql.encode(self._encoding, "replace"))
             else:
-                st = bc.stmts.get((sql, bc.schema, bc.state))
-                if st is None or len(params) != st.params:
-                    self._give_back(bc)
-                    return None
-                bc.stmts.move_to_end((sql, bc.schema, bc.state))
-                body = st.header + pack_binary_params(tuple(params), self._encoding) if params else st.header
+                key = (sql, bc.schema, bc.state)
+                st = bc.stmts.get(key)
+                if raw_params is not None:
+                    count, block = raw_params
+                    if st is None or count != st.params or self._encoding not in _UTF8:
+                        self._give_back(bc)
+                        return None
+                    body = st.header + block if count else st.header
+                else:
+                    if st is None or len(params) != st.params:  # type: ignore[arg-type]
+                        self._give_back(bc)
+                        return None
+                    body = st.header + pack_binary_params(tuple(params), self._encoding) if params else st.header
+                bc.stmts.move_to_end(key)
                 bc._send(COM_STMT_EXECUTE, body)
         except BaseException as exc:
             self._failed(bc, exc)
@@ -646,9 +658,9 @@ class MysqlSession:
         self._settle(bc)
         return res
 
-    async def fast_finish(self, bc: BackendConn, sql: str, params: Sequence[Any] | None) -> Ok | ResultSet:
+    async def fast_finish(self, bc: BackendConn, sql: str, params: Sequence[Any] | None,
+                          binary: bool) -> Ok | ResultSet:
         """The rest of a statement :meth:`fast_reply` could not finish, as :meth:`execute` does it."""
-        binary = params is not None
         try:
             res, bc.parked = bc.parked, None
             if res is None:

@@ -32,7 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proxyd.errors import ProxydError, to_proxyd_error
-from proxyd.wire.binary import parse_execute_header, parse_execute_params
+from proxyd.wire.binary import parse_execute_params
 
 if TYPE_CHECKING:
     from proxyd.wire.sql_connection import SqlConnection
@@ -94,6 +94,9 @@ class FastPath(asyncio.Protocol):
         self.params: list | None = None
         self.binary = False
         self.start_ns = 0
+        self.exec_data = b""  # a COM_STMT_EXECUTE in flight and its statement
+        self.exec_stmt: Any = None
+        self.types: dict[int, tuple[list, bytes]] = {}  # statement id -> (its param_types, as wire bytes)
         self.wake = _Wake(self._backend_data)
         self.counters = conn.frontend.core.stats.globals  # stats_mysql_global
         self.transport.set_protocol(self)
@@ -247,15 +250,22 @@ class FastPath(asyncio.Protocol):
             params, binary = None, False
         elif command == COM_STMT_EXECUTE:
             data = payload[1:]
-            try:
-                stmt = conn.statements.get(parse_execute_header(data)[0])
-                if stmt is None or stmt.state is None or stmt.long_data:
+            stmt = conn.statements.get(int.from_bytes(data[0:4], "little")) if len(data) >= 9 else None
+            if stmt is None or stmt.state is None or stmt.long_data:
+                return False  # the coroutine path reports what is wrong
+            block = None
+            if stmt.param_map is None and not conn.caps & _QUERY_ATTRIBUTES:
+                block = self._param_block(data, stmt)
+            if block is None:  # decode the values (the backend statement gets them re-encoded)
+                try:
+                    params = parse_execute_params(data, stmt, query_attributes=bool(conn.caps & _QUERY_ATTRIBUTES))
+                except Exception:
                     return False
-                params = parse_execute_params(data, stmt, query_attributes=bool(conn.caps & _QUERY_ATTRIBUTES))
-            except Exception:
-                return False  # the coroutine path reports it
-            if stmt.param_map is not None:
-                params = [params[i] for i in stmt.param_map[1]]
+                if stmt.param_map is not None:
+                    params = [params[i] for i in stmt.param_map[1]]
+            else:
+                params = None
+            self.exec_data, self.exec_stmt = data, stmt
             sql, binary = stmt.state, True
         else:
             return False
@@ -265,7 +275,7 @@ class FastPath(asyncio.Protocol):
             return False
         start = time.perf_counter_ns()
         try:
-            bc = backend.fast_send(sql, params)
+            bc = backend.fast_send(sql, params, block) if binary else backend.fast_send(sql)
         except Exception as exc:  # the connection broke as we wrote: the statement's error
             bc, failure = None, to_proxyd_error(exc)
         else:
@@ -283,6 +293,34 @@ class FastPath(asyncio.Protocol):
         if bc.proto.length != bc.proto.pos:  # hardly possible: the reply is already there
             self._backend_data()
         return True
+
+    def _param_block(self, data: bytes, stmt: Any) -> tuple[int, bytes] | None:
+        """``(parameter count, the client's parameter bytes)`` of a COM_STMT_EXECUTE payload, framed for
+        the backend statement: the values travel as the client encoded them (no decoding and
+        re-encoding). A pooled backend connection may not have seen the types of an earlier execute,
+        so they are always sent. None when the payload is not as expected (the decoding path then
+        reports it)."""
+        count = stmt.num_params
+        if count == 0:
+            return 0, b""
+        at = 9 + ((count + 7) >> 3)  # stmt id, flags, iteration count, NULL bitmap
+        if len(data) <= at:
+            return None
+        if data[at]:  # types bound with this execute: the block is as the backend wants it
+            end = at + 1 + 2 * count
+            if len(data) < end:
+                return None
+            types = data[at + 1:end]
+            stmt.param_types = known = [(types[i], bool(types[i + 1] & 0x80)) for i in range(0, 2 * count, 2)]
+            self.types[stmt.stmt_id] = (known, types)
+            return count, data[9:]
+        known = stmt.param_types
+        if known is None or len(known) < count:
+            return None
+        cached = self.types.get(stmt.stmt_id)
+        if cached is None or cached[0] is not known:  # types bound by the decoding path
+            cached = self.types[stmt.stmt_id] = (known, b"".join(bytes((t, 0x80 if u else 0)) for t, u in known[:count]))
+        return count, data[9:at] + b"\x01" + cached[1] + data[at + 1:]
 
     def _backend_data(self) -> None:
         """Backend bytes arrived (or its connection ended) for the statement in flight."""
@@ -310,7 +348,10 @@ class FastPath(asyncio.Protocol):
     async def _finish_slow(self, bc: Any) -> None:
         """The coroutine code finishes what the callback could not (see module docstring)."""
         try:
-            out: Any = await self.backend.fast_finish(bc, self.sql, self.params)
+            params = self.params
+            if params is None and self.binary:  # values passed through undecoded: needed to re-execute
+                params = parse_execute_params(self.exec_data, self.exec_stmt, query_attributes=False)
+            out: Any = await self.backend.fast_finish(bc, self.sql, params, self.binary)
         except asyncio.CancelledError:
             if self.closed:
                 self.bc = self.task = None
