@@ -92,14 +92,8 @@ class QueryContext:
         """Statement kind as in stats_mysql_commands_counters (``SELECT``, ``INSERT``, …)."""
         sql = self.sql
         if self._kind_sql is not sql:
-            if self._digest_sql is sql and sql[:1] != "/":  # same digest, same kind (comments aside)
-                h = self._digest.hash
-                kind = _KINDS.get(h)
-                if kind is None:
-                    kind = _KINDS.put(h, statement_kind(sql))
-            else:
-                kind = statement_kind(sql)
-            self._kind, self._kind_sql = kind, sql
+            self._kind = kind_of(sql, self._digest if self._digest_sql is sql else None)
+            self._kind_sql = sql
         return self._kind
 
     @property
@@ -136,6 +130,18 @@ class QueryContext:
     @property
     def outcome(self) -> Ok | ResultSet | ProxydError | None:
         return self.error if self.error is not None else self.result
+
+
+def kind_of(sql: str, d: Digest | None = None) -> str:
+    """The statement kind of ``sql``; with its digest ``d`` a lookup by digest (same digest, same
+    kind, comments aside)."""
+    if d is not None and sql[:1] != "/":
+        h = d.hash
+        kind = _KINDS.get(h)
+        if kind is None:
+            kind = _KINDS.put(h, statement_kind(sql))
+        return kind
+    return statement_kind(sql)
 
 
 def parse_mysql(sql: str) -> "exp.Expression | None":

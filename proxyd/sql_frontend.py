@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from mysql_mimic.types import ColumnType, ServerStatus
 
-from proxyd.digest import DigestOptions
+from proxyd.digest import DigestOptions, digest
 from proxyd.errors import ProxydError
-from proxyd.pipeline import HookRunner, QueryContext, run_statement
+from proxyd.pipeline import HookRunner, QueryContext, kind_of, run_statement
 from proxyd.results import Ok, ResultSet, Warning_, row_count
 from proxyd.sqltext import split_statements
 from proxyd.wire.auth import Account
@@ -157,6 +157,32 @@ class SqlFrontend:
             return False
         c = sql[:1]
         return not ((c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and _SESSION_STMT.match(sql))
+
+    def fast_done(self, session: SqlSession, sql: str, schema: str | None, out: Any, start_ns: int) -> None:
+        """:meth:`end` for a statement no hook saw (the fast path): no QueryContext, same stats."""
+        elapsed = (time.perf_counter_ns() - start_ns) // 1000
+        session.command, session.info = "Sleep", None
+        if isinstance(out, ProxydError):
+            session.last_warnings = [Warning_("Error", out.code, out.message)]
+        else:
+            session.last_warnings = out.warnings
+        stats = self.core.stats
+        stats.globals["Questions"] += 1
+        d = None
+        if self.query_digests:
+            d = digest(sql, self.digest_options)
+            sent = row_count(out) if isinstance(out, ResultSet) else 0
+            affected = out.affected_rows if isinstance(out, Ok) else 0
+            key = (session.hostgroup, schema or "", session.user, session.client_host if self.track_hostname else "",
+                   d.hex)
+            stats.digests.record(key, d.text, elapsed, affected, sent)
+        if self.commands_stats:
+            stats.commands.record(kind_of(sql, d), elapsed)
+
+    def fast_begin(self, session: SqlSession, sql: str) -> str | None:
+        """:meth:`begin` for the fast path: the processlist shows the statement; its schema."""
+        session.command, session.info, session.since = "Query", sql, time.monotonic()
+        return session.schema
 
     def begin(self, session: SqlSession, sql: str, params: list | None = None) -> QueryContext:
         """A statement starts: its context, and the session shows it (processlist)."""

@@ -89,7 +89,7 @@ class FastPath(asyncio.Protocol):
         self.bc: Any = None
         self.backend: Any = None
         self.task: asyncio.Task | None = None
-        self.ctx: Any = None
+        self.schema: str | None = None  # the session's schema when the statement started (its stats row)
         self.sql = ""
         self.params: list | None = None
         self.binary = False
@@ -284,7 +284,7 @@ class FastPath(asyncio.Protocol):
             failure = None
         conn.stream.seq.value = (number + 1) & 0xFF
         self.backend, self.sql, self.params, self.binary, self.start_ns = backend, sql, params, binary, start
-        self.ctx = conn.frontend.begin(session, sql, params)
+        self.schema = conn.frontend.fast_begin(session, sql)
         if failure is not None:
             self._finish(failure)
             return True
@@ -369,14 +369,9 @@ class FastPath(asyncio.Protocol):
     def _finish(self, out: Any) -> None:
         """Stats and diagnostics as the coroutine path keeps them, then the reply to the client."""
         self.bc = None
-        ctx, self.ctx = self.ctx, None
         conn = self.conn
-        if isinstance(out, ProxydError):
-            ctx.error = out
-        else:
-            ctx.result = out
         try:
-            conn.frontend.end(conn.proxyd_session, ctx, out, self.start_ns)
+            conn.frontend.fast_done(conn.proxyd_session, self.sql, self.schema, out, self.start_ns)
             self.counters["Queries_fast_path"] += 1
         except Exception:
             log.exception("fast path: statement bookkeeping failed")
