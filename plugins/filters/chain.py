@@ -53,6 +53,8 @@ def run_before(ctx: Any, matched: tuple[RuntimeFilter, ...]) -> Any:
             res = exc
         except Exception as exc:  # noqa: BLE001 - a failing action must not take the proxy down
             res = _failure(f, "before", exc)
+        if res is None:  # the usual answer: carry on
+            continue
         if inspect.isawaitable(res):
             return _before_async(ctx, matched, i, res, ran)
         out = _settle_before(f, res)
@@ -116,6 +118,8 @@ def run_after(ctx: Any, ran: list[RuntimeFilter]) -> Any:
             res = exc
         except Exception as exc:  # noqa: BLE001 - a failing action must not take the proxy down
             res = _failure(f, "after", exc)
+        if res is None:  # the usual answer: keep the outcome
+            continue
         if inspect.isawaitable(res):
             return _after_async(ctx, ran, i, res)
         _apply_after(ctx, f, res)

@@ -99,7 +99,7 @@ class FiltersPlugin:
     # -- query path -------------------------------------------------------------------------------
     @hookimpl
     def before_execution(self, ctx: Any) -> Any:
-        if self.open and ctx.connection_id in self.open.chains:
+        if self.open.chains and ctx.connection_id in self.open.chains:  # (not bool(self.open): a call)
             self.open.close_out(ctx.connection_id)  # the previous statement was interrupted
         if MAYBE_OURS.match(ctx.sql):
             answer = self.statements.sql_port(ctx)

@@ -12,7 +12,6 @@ import json
 import logging
 import struct
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.wasm.resultcodec import decode_result, encode_result
@@ -74,19 +73,20 @@ class SharedStore:
             return new
 
 
-@dataclass
 class StatementCall:
-    """What host functions see during one event call: the statement, the stage, the verdict so far."""
+    """What host functions see during one event call: the statement, the stage, the verdict so far.
 
-    inst: GuestInstance
-    qctx: Any
-    stage: str  # "before" | "after"
-    config: str
-    kv: SharedStore
-    module_name: str
-    error: str | None = None  # set_error
-    result: Any = None        # set_result (Ok | ResultSet)
-    logs: list[str] = field(default_factory=list)
+    One is made per event call, so it is a plain slotted class (no dataclass machinery)."""
+
+    __slots__ = ("config", "error", "inst", "kv", "module_name", "qctx", "result", "stage")
+
+    def __init__(self, inst: GuestInstance, qctx: Any, stage: str, config: str, kv: SharedStore,
+                 module_name: str) -> None:
+        self.inst, self.qctx, self.config, self.kv = inst, qctx, config, kv
+        self.stage = stage  # "before" | "after"
+        self.module_name = module_name
+        self.error: str | None = None  # set_error
+        self.result: Any = None  # set_result (Ok | ResultSet)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -109,7 +109,13 @@ def _text(st: StatementCall, ctx: Any, ptr: int, length: int) -> str:
 
 # -- host functions -------------------------------------------------------------------------------------
 def get_query(st: StatementCall, ctx: Any, a: Any) -> None:
-    _give(st, ctx, a, st.qctx.sql.encode(), a[0].i32, a[1].i32)
+    # the hot host call (most guests read the statement): _give inlined, one args element built
+    a0 = a[0]
+    data = st.qctx.sql.encode()
+    if len(data) > MAX_TO_GUEST:
+        a0.i32 = TOO_LARGE
+    else:
+        a0.i32 = OK if st.inst.give(ctx, data, a0.i32 & 0xFFFFFFFF, a[1].i32 & 0xFFFFFFFF) else ALLOC_FAILED
 
 
 def set_query(st: StatementCall, ctx: Any, a: Any) -> None:

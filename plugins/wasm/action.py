@@ -82,20 +82,25 @@ class GuestRunner:
 
     def __init__(self, plugin: WasmPlugin, module_name: str, config: str):
         self.plugin, self.module_name, self.config = plugin, module_name, config
+        self._modules = plugin.modules  # a ModuleSet: a load replaces its ``modules`` mapping whole
 
     def event(self, ctx: Any, stage: str, key: str) -> Any:
-        mod = self.plugin.modules.modules.get(self.module_name)
+        mod = self._modules.modules.get(self.module_name)
         if mod is None:
             if stage == "before":
                 ctx.plugin_data[key] = "refused"
                 return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT[stage]}: "
                                       f"wasm module '{self.module_name}' is not loaded")
             return None
+        guest = mod.guest
         export = abi.BEFORE if stage == "before" else abi.AFTER
-        if export not in mod.guest.exports:
-            return None
-        if mod.guest.limits.timeout_ms <= self.plugin.inline_max_ms():
-            return self._finish(ctx, stage, key, mod, *call_guest(mod, ctx, stage, export, self.config))
+        if export not in guest.exports:
+            return None  # e.g. no after-execution function: no guest call at all
+        if guest.limits.timeout_ms <= self.plugin.inline_max_ms():
+            outcome, fault = call_guest(mod, ctx, stage, export, self.config)
+            if fault is None and outcome is None:
+                return None  # the usual verdict (carry on): nothing to settle
+            return self._finish(ctx, stage, key, mod, outcome, fault)
         return self._threaded(ctx, stage, key, mod, export)
 
     async def _threaded(self, ctx: Any, stage: str, key: str, mod: LoadedModule, export: str) -> Any:
@@ -130,16 +135,23 @@ def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str
                clock: Callable[[], int] = time.perf_counter_ns) -> tuple[Any, str | None]:
     """One event call: ``(outcome, None)`` or ``(None, fault text)``. Safe on any thread."""
     stats = mod.stats
+    pool = mod.guest.pool
     started = clock()
     try:
-        inst = mod.guest.pool.acquire()
-    except GuestFault as exc:
-        stats.record((clock() - started) // 1000, exc.kind, str(exc))
-        return None, str(exc)
+        inst = pool.idle.pop()  # InstancePool.acquire without the call (the per-statement path)
+    except IndexError:
+        try:
+            inst = pool.acquire()
+        except GuestFault as exc:
+            stats.record((clock() - started) // 1000, exc.kind, str(exc))
+            return None, str(exc)
     st = abi.StatementCall(inst, ctx, stage, config, mod.kv, mod.name)
     try:
-        rc = inst.call(export, (), st)
-        outcome, invalid = _verdict(st, rc, stage)
+        rc = inst.call_event(export, st)
+        if rc == abi.CONTINUE and stage == "before":
+            outcome, invalid = None, None  # the usual verdict, settled without _verdict
+        else:
+            outcome, invalid = _verdict(st, rc, stage)
     except GuestFault as exc:
         outcome, invalid = None, (exc.kind, str(exc))
     else:
@@ -147,7 +159,7 @@ def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str
             inst.broken = True  # a guest that broke the ABI once is not trusted again
             invalid = ("invalid", invalid)
     finally:
-        mod.guest.pool.release(inst)
+        pool.release(inst)
     us = (clock() - started) // 1000
     if invalid is not None:
         stats.record(us, *invalid)

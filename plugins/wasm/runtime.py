@@ -438,24 +438,39 @@ class GuestInstance:
         """Place ``data`` via ``proxyd_alloc`` and store (ptr, len) as little-endian u32 at the two
         out-pointers; False if the guest's allocator returned 0."""
         ptr = 0
-        if data:
+        n = len(data)
+        if n:
             self.host_checkpoint(ctx)  # host time so far is not the guest's
-            ptr = self.alloc(ctx, len(data))
+            ptr = self.alloc(ctx, n)
             if ptr == 0:
                 return False
-        size = _memory_data_size(ctx, self.mem)
-        n = len(data)
-        if ptr + n > size or ptr_at + 4 > size or len_at + 4 > size:
-            raise GuestInvalid(f"buffer out of bounds (memory is {size} bytes)")
-        base = _memory_data(ctx, self.mem)
+        view = self.view(ctx, max(ptr + n, ptr_at + 4, len_at + 4))
         if n:
-            ctypes.memmove(base + ptr, data, n)
+            view[ptr:ptr + n] = data
         if len_at == ptr_at + 4:  # the usual layout: one write for both
-            ctypes.memmove(base + ptr_at, _U32X2.pack(ptr, n), 8)
+            _U32X2.pack_into(view, ptr_at, ptr, n)
         else:
-            ctypes.memmove(base + ptr_at, _U32.pack(ptr), 4)
-            ctypes.memmove(base + len_at, _U32.pack(n), 4)
+            _U32.pack_into(view, ptr_at, ptr)
+            _U32.pack_into(view, len_at, n)
         return True
+
+    # A writable view of guest memory, kept between calls: writing through it costs no foreign call.
+    # Checked against the memory's current base on every use (a growing memory may move).
+    _view: memoryview | None = None
+    _view_base = -1
+    _view_size = 0
+
+    def view(self, ctx: int, end: int) -> memoryview:
+        """Guest memory as a writable byte view covering at least ``[0, end)``; GuestInvalid if
+        ``end`` lies beyond the memory."""
+        base = _memory_data(ctx, self.mem)
+        if base != self._view_base or end > self._view_size:
+            size = _memory_data_size(ctx, self.mem)
+            if end > size:
+                raise GuestInvalid(f"buffer out of bounds (memory is {size} bytes)")
+            self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            self._view_base, self._view_size = base, size
+        return self._view  # type: ignore[return-value]
 
     def write_many(self, ctx: int, items: Sequence[tuple[int, bytes]]) -> None:
         """Several writes with one look-up of the memory's base and size."""
@@ -499,6 +514,26 @@ class GuestInstance:
             self.broken = True
             raise self._fault(err, nested=bool(ctx))
         return raw[0].i64 if result_i64 else raw[0].i32
+
+    def call_event(self, name: str, state: Any) -> int:
+        """:meth:`call` for an export without parameters returning i32, from outside any guest call:
+        the per-statement path, without the generic argument handling."""
+        func, raw, raw_addr, n, _ = self.funcs[name]
+        ctx = self.ctx
+        _set_fuel(ctx, self.fuel)
+        _set_epoch_deadline(ctx, self.deadline)
+        tls = _tls
+        prev = getattr(tls, "inst", None)
+        tls.inst, tls.host_fault = self, None
+        self.state, self.started, self.host_time = state, _clock(), 0.0
+        try:
+            err = _call_unchecked(ctx, func, raw_addr, n, self._trap_addr)
+        finally:
+            tls.inst, self.state = prev, None
+        if err or self._trap.value:
+            self.broken = True
+            raise self._fault(err, nested=False)
+        return raw[0].i32
 
     def host_checkpoint(self, ctx: int) -> None:
         """Inside a host function (before re-entering the guest, and on return): slow host work
