@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Any, Sequence
 
 from asyncmy import errors as my_errors
@@ -354,7 +355,7 @@ class BackendConn:
         self.recv += body + n - start
         reply = bytes(buf[start:body + n])
         return RawResultSet(reply, count, deprecate_eof, status,
-                            _decoder(reply, rows_at - start, rows_seq, cols, deprecate_eof, binary), binary=binary)
+                            partial(_decode, reply, rows_at - start, rows_seq, cols, deprecate_eof, binary), binary=binary)
 
     async def init_db(self, schema: str) -> None:
         self._send(COM_INIT_DB, schema.encode())
@@ -540,19 +541,19 @@ def _incomplete_rows(buf: bytearray, pos: int, end: int, deprecate_eof: bool) ->
     return True
 
 
-def _decoder(reply: bytes, rows_at: int, seq: int, cols: Columns, deprecate_eof: bool, binary: bool) -> Any:
-    """Decode a relayed reply's rows on demand, as the general reader would have."""
-    def decode() -> tuple[Sequence[str], list[tuple], Sequence[int]]:
-        rows: list[tuple] = []
-        if binary:
-            parse_binary_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.binary_specs, seq, rows,
-                                          deprecate_eof)
-            if cols.temporal:
-                rows = [_temporal_text(r, cols.temporal) for r in rows]
-        else:
-            parse_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.text_specs, seq, rows, deprecate_eof)
-        return cols.names, rows, cols.types
-    return decode
+def _decode(reply: bytes, rows_at: int, seq: int, cols: Columns, deprecate_eof: bool,
+            binary: bool) -> tuple[Sequence[str], list[tuple], Sequence[int]]:
+    """Decode a relayed reply's rows (on demand: bound with functools.partial), as the general
+    reader would have."""
+    rows: list[tuple] = []
+    if binary:
+        parse_binary_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.binary_specs, seq, rows,
+                                      deprecate_eof)
+        if cols.temporal:
+            rows = [_temporal_text(r, cols.temporal) for r in rows]
+    else:
+        parse_rows_from_buffer(bytearray(reply), rows_at, len(reply), cols.text_specs, seq, rows, deprecate_eof)
+    return cols.names, rows, cols.types
 
 
 def _one_row(data: bytes, specs: tuple, binary: bool) -> tuple:
