@@ -156,7 +156,9 @@ def _make_trampoline(fn: HostFunction) -> Any:
         try:
             inst = _tls.inst
             inst.host_started = _clock()
-            ctx = _caller_context(caller)
+            ctx = inst.ctx if inst.caller_is_store else _caller_context(caller)
+            if inst.caller_is_store is None:  # same pointer as the store's context? then skip the call
+                inst.caller_is_store = ctx == inst.ctx
             impl(inst.state, ctx, args)
             inst.host_checkpoint(ctx)
             return 0
@@ -181,6 +183,7 @@ class WasmEngine:
         cfg = wasmtime.Config()
         cfg.consume_fuel = True
         cfg.epoch_interruption = True
+        cfg.memory_may_move = False  # a guest memory keeps its address: GuestInstance.view relies on it
         self.engine = wasmtime.Engine(cfg)
         self.tick_ms = max(1, tick_ms)
         self.cache_dir = cache_dir
@@ -408,6 +411,9 @@ class GuestInstance:
         self.state: Any = None  # what host functions see during a call
         self._alloc = self.funcs.get("proxyd_alloc")
 
+    #: the caller context host functions receive is this store's context (checked on the first host call)
+    caller_is_store: bool | None = None
+
     def has(self, name: str) -> bool:
         return name in self.funcs
 
@@ -455,21 +461,20 @@ class GuestInstance:
         return True
 
     # A writable view of guest memory, kept between calls: writing through it costs no foreign call.
-    # Checked against the memory's current base on every use (a growing memory may move).
+    # The engine never moves a memory (memory_may_move off), so only growth past the view refreshes it.
     _view: memoryview | None = None
-    _view_base = -1
     _view_size = 0
 
     def view(self, ctx: int, end: int) -> memoryview:
         """Guest memory as a writable byte view covering at least ``[0, end)``; GuestInvalid if
         ``end`` lies beyond the memory."""
-        base = _memory_data(ctx, self.mem)
-        if base != self._view_base or end > self._view_size:
+        if end > self._view_size:
             size = _memory_data_size(ctx, self.mem)
             if end > size:
                 raise GuestInvalid(f"buffer out of bounds (memory is {size} bytes)")
+            base = _memory_data(ctx, self.mem)
             self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
-            self._view_base, self._view_size = base, size
+            self._view_size = size
         return self._view  # type: ignore[return-value]
 
     def write_many(self, ctx: int, items: Sequence[tuple[int, bytes]]) -> None:

@@ -1,0 +1,96 @@
+"""The WASM_PLUGIN per-statement path's shortcuts keep their guarantees.
+
+In-process, with real wasmtime: the cached view of guest memory follows memory growth, the engine
+never moves a memory (what that cache relies on), and an event the module does not export costs no
+guest call. The daemon-level behaviour is covered by test_wasm.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+
+import pytest
+import wasmtime
+
+from plugins.wasm import abi
+from plugins.wasm.action import GuestRunner
+from plugins.wasm.modules import ModuleStats, load_module
+from plugins.wasm.runtime import WasmEngine, _memory_data
+from proxyd.pipeline import QueryContext
+
+# Reads the statement (get_query) and hands the same bytes back (set_query). Its bump allocator
+# starts over at every event and grows the memory when a statement does not fit.
+ECHO = """(module
+  (import "proxyd_v1" "get_query" (func $get_query (param i32 i32) (result i32)))
+  (import "proxyd_v1" "set_query" (func $set_query (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 16) "^1.0")
+  (func (export "proxyd_abi_v1"))
+  (func (export "proxyd_host_version_requirement") (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 4)))
+  (func (export "proxyd_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (if (i32.gt_u (i32.add (local.get $p) (local.get $n)) (i32.mul (memory.size) (i32.const 65536)))
+      (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $n) (i32.const 16)) (i32.const 1)))
+                        (i32.const -1))
+        (then (return (i32.const 0))))))
+    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "proxyd_before_execution") (result i32)
+    (global.set $heap (i32.const 1024))
+    (if (call $get_query (i32.const 0) (i32.const 4)) (then (return (i32.const 1))))
+    (if (call $set_query (i32.load (i32.const 0)) (i32.load (i32.const 4))) (then (return (i32.const 1))))
+    (i32.const 0))
+)"""
+
+
+@pytest.fixture(scope="module")
+def engine():
+    eng = WasmEngine(tick_ms=2)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture()
+def echo(engine):
+    wasm = bytes(wasmtime.wat2wasm(ECHO))
+    row = {"name": "echo.wasm", "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
+           "abi": "1", "timeout_ms": 1000, "fuel": 0, "max_memory_mb": 16, "failure_policy": "fail_closed"}
+    return load_module(engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
+
+
+def _runner(mod) -> GuestRunner:
+    plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules={mod.name: mod}), inline_max_ms=lambda: 60_000)
+    return GuestRunner(plugin, mod.name, "")  # type: ignore[arg-type]
+
+
+def test_statement_round_trip_across_memory_growth(echo):
+    runner = _runner(echo)
+    # small, then larger than the first page (the guest grows its memory mid-call), then small again
+    for sql in ("SELECT 1", "SELECT '" + "é" * 150_000 + "'", "SELECT 2", "SELECT '" + "x" * 400_000 + "'"):
+        ctx = QueryContext(sql)
+        assert runner.event(ctx, "before", "k") is None
+        assert ctx.sql == sql and ctx.sql is not sql  # set_query stored the bytes get_query placed
+    inst = echo.guest.pool.idle[-1]
+    assert echo.guest.pool.created == 1  # one instance served every size: its memory view was refreshed
+    assert inst.caller_is_store is True
+    assert echo.stats.calls == 4 and echo.stats.errors == echo.stats.invalid == 0
+
+
+def test_memory_does_not_move_when_it_grows(echo):
+    inst = echo.guest.pool.acquire()
+    base = _memory_data(inst.ctx, inst.mem)
+    pages = inst.memory.size(inst.store)
+    assert inst.memory.grow(inst.store, 64) == pages
+    assert _memory_data(inst.ctx, inst.mem) == base  # GuestInstance.view keeps addresses across growth
+    echo.guest.pool.release(inst)
+
+
+def test_event_the_module_does_not_export_runs_no_guest(echo):
+    runner = _runner(echo)
+    ctx = QueryContext("SELECT 1")
+    assert runner.event(ctx, "after", "k") is None  # ECHO has no proxyd_after_execution
+    assert echo.stats.calls == 0 and echo.guest.pool.created == 1  # only the load-time instance
