@@ -113,7 +113,7 @@ class FastPath(asyncio.Protocol):
         if not self.buf and self.bc is None and self.task is None:  # the usual case: one whole command
             n = len(data) - 4
             if 0 < n < _MAX_PAYLOAD and data[0] | data[1] << 8 | data[2] << 16 == n:
-                if self._start(data[3], data[4:]):
+                if self._safe_start(data[3], data[4:]):
                     return
                 self.buf += data
                 self._hand_over()
@@ -224,13 +224,23 @@ class FastPath(asyncio.Protocol):
                 if n > _BIG_COMMAND or self.eof:
                     self._hand_over()
                 break
-            if n == 0 or n >= _MAX_PAYLOAD or not self._start(buf[3], bytes(buf[4:4 + n])):
+            if n == 0 or n >= _MAX_PAYLOAD or not self._safe_start(buf[3], bytes(buf[4:4 + n])):
                 self._hand_over()
                 return
             del buf[:4 + n]
         if self.reading_paused and len(buf) < _PAUSE_AT // 2:
             self.reading_paused = False
             self.transport.resume_reading()
+
+    def _safe_start(self, number: int, payload: bytes) -> bool:
+        try:
+            return self._start(number, payload)
+        except Exception:  # a bug here must cost this connection at most, never the event loop
+            log.exception("fast path: starting a statement failed; closing the client connection")
+            self.closed = True
+            self.buf.clear()
+            self.transport.close()
+            return True
 
     def _start(self, number: int, payload: bytes) -> bool:
         """Send the command to the backend if it qualifies; False leaves it to the coroutine."""
@@ -375,4 +385,8 @@ class FastPath(asyncio.Protocol):
             self.counters["Queries_fast_path"] += 1
         except Exception:
             log.exception("fast path: statement bookkeeping failed")
-        conn.write_now(out, self.binary)
+        try:
+            conn.write_now(out, self.binary)
+        except Exception:  # called from transport callbacks: never let it reach the event loop
+            log.exception("fast path: writing the reply failed; closing the client connection")
+            self.transport.close()
