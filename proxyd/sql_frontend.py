@@ -158,9 +158,10 @@ class SqlFrontend:
         c = sql[:1]
         return not ((c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and _SESSION_STMT.match(sql))
 
-    def fast_done(self, session: SqlSession, sql: str, schema: str | None, out: Any, start_ns: int) -> None:
+    def fast_done(self, session: SqlSession, sql: str, schema: str | None, out: Any, start_ns: int,
+                  end_ns: int) -> None:
         """:meth:`end` for a statement no hook saw (the fast path): no QueryContext, same stats."""
-        elapsed = (time.perf_counter_ns() - start_ns) // 1000
+        elapsed = (end_ns - start_ns) // 1000
         session.command, session.info = "Sleep", None
         if isinstance(out, ProxydError):
             session.last_warnings = [Warning_("Error", out.code, out.message)]

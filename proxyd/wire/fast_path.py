@@ -377,16 +377,18 @@ class FastPath(asyncio.Protocol):
         self._next()
 
     def _finish(self, out: Any) -> None:
-        """Stats and diagnostics as the coroutine path keeps them, then the reply to the client."""
+        """The reply to the client, then stats and diagnostics as the coroutine path keeps them
+        (written first: the client and the server work on while the bookkeeping runs)."""
         self.bc = None
         conn = self.conn
-        try:
-            conn.frontend.fast_done(conn.proxyd_session, self.sql, self.schema, out, self.start_ns)
-            self.counters["Queries_fast_path"] += 1
-        except Exception:
-            log.exception("fast path: statement bookkeeping failed")
+        end_ns = time.perf_counter_ns()
         try:
             conn.write_now(out, self.binary)
         except Exception:  # called from transport callbacks: never let it reach the event loop
             log.exception("fast path: writing the reply failed; closing the client connection")
             self.transport.close()
+        try:
+            conn.frontend.fast_done(conn.proxyd_session, self.sql, self.schema, out, self.start_ns, end_ns)
+            self.counters["Queries_fast_path"] += 1
+        except Exception:
+            log.exception("fast path: statement bookkeeping failed")
