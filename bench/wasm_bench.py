@@ -6,11 +6,18 @@
    (``get_query``) and allows it, through the plugin's raw path, next to the same guest driven the
    naive way (``wasmtime.Func.__call__`` and a ``Linker.define_func`` host function, which convert
    every value through ``wasmtime.Val``), and next to a bare export call with no host call.
-2. **End to end**: PyMySQL point selects over the SQL port of one proxyd (filters + wasm, embedded
+2. **Filter hooks, in process**: the filters plugin's ``before_execution`` + ``after_execution`` (with
+   the statement's context, digest and kind, which the SQL port computes anyway) for a statement no
+   filter matches, one whose filter is ``CONTINUE``, and ``WASM_PLUGIN`` with a guest that makes no host
+   call and with the allow guest: the split between the filter engine, the action and the guest.
+   Measured twice: hot (back-to-back statements, best batch) and cold (each statement after a 0.2 ms
+   sleep, median), because inside the daemon every statement finds the caches cold: the network
+   round trip and the rest of the statement's work run in between.
+3. **End to end**: PyMySQL point selects over the SQL port of one proxyd (filters + wasm, embedded
    backend) on a table no filter matches, on a table whose filter is ``CONTINUE`` (the filter engine's
    own cost), and on a table whose filter is ``WASM_PLUGIN`` with that guest. Target: the WASM_PLUGIN
    row at most **25 µs** above the no-filter row. Rounds alternate between tables; medians.
-3. **Pool under 8 clients**: 8 threads of point selects through the WASM filter, with the guest run
+4. **Pool under 8 clients**: 8 threads of point selects through the WASM filter, with the guest run
    inline (short deadline) and on worker threads (long deadline): statements/s next to the no-filter
    table, and how many instances the pool created.
 
@@ -26,6 +33,7 @@ import statistics
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,10 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wasmtime
 
 from bench._common import ProxydProcess, machine_line
+from plugins.filters.builtin_actions import BUILTIN_ACTIONS
+from plugins.filters.model import from_fields
+from plugins.filters.plugin import FiltersPlugin
 from plugins.wasm import abi
-from plugins.wasm.action import call_guest
+from plugins.wasm.action import call_guest, make_action_class
 from plugins.wasm.modules import ModuleStats, load_module
 from plugins.wasm.runtime import WasmEngine
+from proxyd.digest import DigestOptions
 from proxyd.pipeline import QueryContext
 
 WAT = Path(__file__).resolve().parent.parent / "examples" / "wasm" / "wat"
@@ -116,6 +128,86 @@ def in_process(seconds: float) -> None:
     print(f"{'case':50} {'µs/call':>9} {'vs plugin path':>15}")
     for label, us in figures:
         print(f"{label:50} {us:9.2f} {us / base:15.2f}")
+    engine.close()
+
+
+# -- filter hooks in process ------------------------------------------------------------------------
+NOOP_WAT = """(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "^1.0")
+  (func (export "proxyd_abi_v1"))
+  (func (export "proxyd_host_version_requirement") (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 4)))
+  (func (export "proxyd_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxyd_before_execution") (result i32) (i32.const 0)))"""
+
+
+def _module(engine: WasmEngine, name: str, wat: str) -> object:
+    wasm = bytes(wasmtime.wat2wasm(wat))
+    row = {"name": name, "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
+           "abi": "1", "timeout_ms": 20, "fuel": 50_000_000, "max_memory_mb": 16, "failure_policy": "fail_closed"}
+    return load_module(engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
+
+
+def _filters_with(action_cls: type, row: dict) -> FiltersPlugin:
+    plugin = FiltersPlugin()  # no services: the actions are the built-in ones plus WASM_PLUGIN
+    plugin.runtime._collect = lambda: [("filters", BUILTIN_ACTIONS), ("wasm", [action_cls])]
+    plugin.runtime.refresh_actions()
+    plugin.runtime.install(plugin.runtime.build([from_fields(row)]))
+    return plugin
+
+
+def hook_part(seconds: float) -> None:
+    engine = WasmEngine()
+    mods = {"allow": _module(engine, "allow", (WAT / "allow.wat").read_text()), "noop": _module(engine, "noop", NOOP_WAT)}
+    # the wasm plugin as the action sees it: the runtime modules and the inline limit (its default)
+    wasm_plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules=mods), inline_max_ms=lambda: 20)
+    action = make_action_class(wasm_plugin)  # type: ignore[arg-type]
+    table = "sbtest.sbtest1"
+    cases = [("no filter matches", {"name": "f", "action": "CONTINUE", "fully_qualified_table_names": "sbtest.other"}),
+             ("CONTINUE filter", {"name": "f", "action": "CONTINUE", "fully_qualified_table_names": table}),
+             ("WASM_PLUGIN, guest with no host call", {"name": "f", "action": "WASM_PLUGIN", "fully_qualified_table_names":
+                                                      table, "action_args": 'wasm_binary_name="noop"'}),
+             ("WASM_PLUGIN, allow guest (get_query)", {"name": "f", "action": "WASM_PLUGIN", "fully_qualified_table_names":
+                                                      table, "action_args": 'wasm_binary_name="allow"'})]
+    options = DigestOptions()
+
+    def statement(plugin: FiltersPlugin) -> Callable[[int], object]:
+        def run(i: int) -> object:
+            ctx = QueryContext(f"SELECT c FROM sbtest1 WHERE id = {i % 100003}", user="app", schema="sbtest",
+                               client_address="127.0.0.1:50000", connection_id=1, digest_options=options)
+            ctx.digest, ctx.kind  # noqa: B018  (the SQL port computes both for every statement)
+            out = plugin.before_execution(ctx)
+            plugin.after_execution(ctx)
+            return out
+        return run
+
+    fns = [statement(_filters_with(action, row)) for _, row in cases]
+    for fn in fns:
+        assert fn(1) is None  # every case lets the statement through
+    assert mods["allow"].stats.calls == 1 and mods["noop"].stats.calls == 1  # and the guests did run
+
+    hot, k, n = [float("inf")] * len(fns), 0, 2000
+    deadline = time.perf_counter() + seconds * len(fns)
+    while time.perf_counter() < deadline:  # alternating batches: load from other processes hits every case
+        for j, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            for i in range(k, k + n):
+                fn(i)
+            hot[j] = min(hot[j], (time.perf_counter() - t0) / n * 1e6)
+        k += n
+    cold: list[list[float]] = [[] for _ in fns]
+    for r in range(300):
+        for j, fn in enumerate(fns):
+            time.sleep(0.0002)
+            t0 = time.perf_counter()
+            fn(k + r)
+            cold[j].append((time.perf_counter() - t0) * 1e6)
+    cold_med = [statistics.median(c) for c in cold]
+    print("\nfilter hooks in process (context + digest + kind + before/after_execution), µs per statement")
+    print(f"{'case':40} {'hot':>8} {'added':>7} {'cold':>8} {'added':>7}")
+    for (label, _), h, c in zip(cases, hot, cold_med):
+        print(f"{label:40} {h:8.2f} {h - hot[0]:7.2f} {c:8.2f} {c - cold_med[0]:7.2f}")
     engine.close()
 
 
@@ -237,6 +329,7 @@ def main() -> int:
     args = ap.parse_args()
     print(machine_line())
     in_process(args.seconds)
+    hook_part(args.seconds)
     if not args.no_e2e:
         end_to_end(args.statements, args.rounds)
     return 0
