@@ -346,3 +346,27 @@ def test_prepared_parameters_pass_through_with_and_without_types(px):
             assert (signed, unsigned, double, text) == (*values[:3], values[3] + "!")
         assert fast_count(px) - before == 3
         assert q(c, "SELECT 2") == [(2,)]  # in sync afterwards
+
+
+def test_pipeline_hooks_take_the_coroutine_path(tmp_path, server):
+    """With a plugin implementing pipeline hooks loaded, every statement passes them (no fast path)."""
+    host, port, _, _ = server
+    cnf = f"""
+        mysql_servers = (
+            {{ address = "embedded"; port = 0; hostgroup = 0 }},
+            {{ address = "{host}"; port = {port}; hostgroup = 1 }}
+        )
+        mysql_users = (
+            {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
+        )
+        """
+    p = Proxyd(tmp_path, cnf, plugins=("rewriter",))
+    p.start()
+    try:
+        with connect(p) as c:
+            for i in (1, 2, 3):
+                assert q(c, f"SELECT id FROM t WHERE id = {i}") == [(i,)]
+        assert fast_count(p) == 0
+        assert int(p.query("SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'")[0][0]) >= 3
+    finally:
+        p.stop()
