@@ -77,6 +77,7 @@ def test_statement_round_trip_across_memory_growth(echo):
     inst = echo.guest.pool.idle[-1]
     assert echo.guest.pool.created == 1  # one instance served every size: its memory view was refreshed
     assert inst.caller_is_store is True
+    assert inst._statement_call.qctx is None  # the reused call state does not keep a statement alive
     assert echo.stats.calls == 4 and echo.stats.errors == echo.stats.invalid == 0
 
 

@@ -89,6 +89,19 @@ class StatementCall:
         self.result: Any = None  # set_result (Ok | ResultSet)
 
 
+def call_state(inst: GuestInstance, qctx: Any, stage: str, config: str, kv: SharedStore,
+               module_name: str) -> StatementCall:
+    """The instance's :class:`StatementCall`, reset for a new event: an instance serves one call at a
+    time, so its call state is reused rather than allocated per statement."""
+    st: StatementCall | None = getattr(inst, "_statement_call", None)
+    if st is None:
+        st = inst._statement_call = StatementCall(inst, qctx, stage, config, kv, module_name)  # type: ignore[attr-defined]
+        return st
+    st.qctx, st.stage, st.config, st.kv, st.module_name = qctx, stage, config, kv, module_name
+    st.error = st.result = None
+    return st
+
+
 # -- helpers ------------------------------------------------------------------------------------------
 def _give(st: StatementCall, ctx: Any, args: Any, data: bytes, ptr_at: int, len_at: int) -> None:
     """Place ``data`` in guest memory (via proxyd_alloc) and report (ptr, len) through out-pointers."""

@@ -145,21 +145,23 @@ def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str
         except GuestFault as exc:
             stats.record((clock() - started) // 1000, exc.kind, str(exc))
             return None, str(exc)
-    st = abi.StatementCall(inst, ctx, stage, config, mod.kv, mod.name)
+    st = abi.call_state(inst, ctx, stage, config, mod.kv, mod.name)
     try:
         rc = inst.call_event(export, st)
-        if rc == abi.CONTINUE and stage == "before":
-            outcome, invalid = None, None  # the usual verdict, settled without _verdict
-        else:
-            outcome, invalid = _verdict(st, rc, stage)
-    except GuestFault as exc:
+    except GuestFault as exc:  # the instance is marked broken: the pool drops it
         outcome, invalid = None, (exc.kind, str(exc))
     else:
+        if rc == abi.CONTINUE and stage == "before":  # the usual verdict: settled and counted at once
+            st.qctx = None  # before the release: the next user of the instance reuses this call state
+            pool.release(inst)
+            stats.record((clock() - started) // 1000)
+            return None, None
+        outcome, invalid = _verdict(st, rc, stage)
         if invalid is not None:
             inst.broken = True  # a guest that broke the ABI once is not trusted again
             invalid = ("invalid", invalid)
-    finally:
-        pool.release(inst)
+    st.qctx = None
+    pool.release(inst)
     us = (clock() - started) // 1000
     if invalid is not None:
         stats.record(us, *invalid)
