@@ -32,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import ProxydProcess, machine_line
+from bench._common import best_us_alternating as best_us
 from plugins.filters.model import from_fields
 from plugins.filters.plugin import FiltersPlugin
 from proxyd.digest import DigestOptions
@@ -74,29 +75,6 @@ def plugin_with(rows: list[dict[str, Any]]) -> FiltersPlugin:
     plugin.runtime.install(plugin.runtime.build([from_fields(r) for r in rows]))
     assert len(plugin.runtime.current.live) == len(rows)
     return plugin
-
-
-def best_us(fns: list[Callable[[int], object]], seconds: float) -> list[float]:
-    """Best batch of each function, µs per call, in alternating batches so that load from other
-    processes hits every case alike; ``fn(i)`` makes call number i."""
-    n = 256
-    while True:
-        t0 = time.perf_counter()
-        for i in range(n):
-            fns[0](i)
-        if time.perf_counter() - t0 > seconds / 40:
-            break
-        n *= 2
-    best, k = [float("inf")] * len(fns), 0
-    deadline = time.perf_counter() + seconds * len(fns)
-    while time.perf_counter() < deadline:
-        for j, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            for i in range(k, k + n):
-                fn(i)
-            best[j] = min(best[j], (time.perf_counter() - t0) / n)
-        k += n
-    return [b * 1e6 for b in best]
 
 
 def hook_part(seconds: float) -> None:
