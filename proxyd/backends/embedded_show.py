@@ -271,7 +271,7 @@ def create_table_sql(conn: apsw.Connection, schema: str, table: str) -> str:
 # SHOW
 
 
-_ID = r"(?:`(?:[^`]|``)+`|[\w$\u0080-\uffff]+)"
+_ID = r"(?:`(?:[^`]|``)+`|[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+)"
 _STR = r"""(?:'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
 _FILTER = rf"(?:\s+LIKE\s+(?P<like>{_STR})|\s+WHERE\s+(?P<where>.+))?"
 

@@ -79,7 +79,7 @@ class DdlPlan:
     exists_note: bool = False  # CREATE TABLE IF NOT EXISTS of an existing table: Note 1050
 
 
-_ID = r"(?:`(?:[^`]|``)+`|[\w$\u0080-\uffff]+)"
+_ID = r"(?:`(?:[^`]|``)+`|[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+)"
 _QNAME = rf"{_ID}(?:\s*\.\s*{_ID})?"
 
 _DDL_START = re.compile(

@@ -25,7 +25,7 @@ from proxyd.backends.translate import INFO_SCHEMA, NoDatabaseSelected, Plan, quo
 
 __all__ = ["fast_plan"]
 
-_TOKENS = re.compile(r"\s*(?:(`[^`]*(?:``[^`]*)*`)|([A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*)"
+_TOKENS = re.compile(r"\s*(?:(`[^`]*(?:``[^`]*)*`)|([^\x00-\x23\x25-\x40\x5b-\x5e\x60\x7b-\x7f][^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]*)"
                      r"|(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\w$.])|(<=|>=|<>|!=|[=<>+\-*(),.?;]))")
 
 _KEYWORDS = frozenset("SELECT DISTINCT FROM WHERE AND OR NOT BETWEEN IN IS NULL ORDER BY ASC DESC LIMIT OFFSET "
