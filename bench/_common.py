@@ -171,3 +171,22 @@ def best_us_alternating(fns: list[Callable[[int], object]], seconds: float) -> l
             best[j] = min(best[j], (time.perf_counter() - t0) / n)
         k += n
     return [b * 1e6 for b in best]
+
+
+def hook_and_e2e_main(description: str, in_process: list[Callable[[float], None]],
+                      end_to_end: Callable[[int, int], None]) -> None:
+    """The command line the plugin benchmarks share: in-process parts timed for ``--seconds`` per
+    case, then (unless ``--no-e2e``) ``--rounds`` end-to-end rounds of ``--statements`` statements."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=1.0, help="time budget per in-process case")
+    ap.add_argument("--statements", type=int, default=2000, help="statements per end-to-end round")
+    ap.add_argument("--rounds", type=int, default=5, help="end-to-end rounds (after one warm-up)")
+    ap.add_argument("--no-e2e", action="store_true", help="only the in-process part")
+    args = ap.parse_args()
+    print(machine_line())
+    for part in in_process:
+        part(args.seconds)
+    if not args.no_e2e:
+        end_to_end(args.statements, args.rounds)

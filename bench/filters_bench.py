@@ -21,7 +21,6 @@ Nothing here fails on timing: the machines are shared and noisy, so read the rat
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ProxydProcess, machine_line
+from bench._common import ProxydProcess, hook_and_e2e_main
 from bench._common import best_us_alternating as best_us
 from plugins.filters.model import from_fields
 from plugins.filters.plugin import FiltersPlugin
@@ -179,16 +178,7 @@ def e2e_part(statements: int, rounds: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=1.0, help="time budget per hook case")
-    ap.add_argument("--statements", type=int, default=2000, help="statements per end-to-end round")
-    ap.add_argument("--rounds", type=int, default=5, help="end-to-end rounds (after one warm-up)")
-    ap.add_argument("--no-e2e", action="store_true", help="only the in-process hook part")
-    args = ap.parse_args()
-    print(machine_line())
-    hook_part(args.seconds)
-    if not args.no_e2e:
-        e2e_part(args.statements, args.rounds)
+    hook_and_e2e_main(__doc__.splitlines()[0], [hook_part], e2e_part)
 
 
 if __name__ == "__main__":

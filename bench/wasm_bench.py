@@ -27,7 +27,6 @@ a baseline measured in the same run.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import statistics
 import sys
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wasmtime
 
-from bench._common import ProxydProcess, machine_line
+from bench._common import ProxydProcess, hook_and_e2e_main
 from plugins.filters.builtin_actions import BUILTIN_ACTIONS
 from plugins.filters.model import from_fields
 from plugins.filters.plugin import FiltersPlugin
@@ -321,17 +320,7 @@ def pool(p: ProxydProcess, statements: int) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=1.0, help="per in-process case")
-    ap.add_argument("--statements", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--no-e2e", action="store_true", help="in-process figures only")
-    args = ap.parse_args()
-    print(machine_line())
-    in_process(args.seconds)
-    hook_part(args.seconds)
-    if not args.no_e2e:
-        end_to_end(args.statements, args.rounds)
+    hook_and_e2e_main(__doc__, [in_process, hook_part], end_to_end)
     return 0
 
 
