@@ -160,7 +160,7 @@ def hook_part(seconds: float) -> None:
     engine = WasmEngine()
     mods = {"allow": _module(engine, "allow", (WAT / "allow.wat").read_text()), "noop": _module(engine, "noop", NOOP_WAT)}
     # the wasm plugin as the action sees it: the runtime modules and the inline limit (its default)
-    wasm_plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules=mods), inline_max_ms=lambda: 20)
+    wasm_plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules=mods), inline_max=20)
     action = make_action_class(wasm_plugin)  # type: ignore[arg-type]
     table = "sbtest.sbtest1"
     cases = [("no filter matches", {"name": "f", "action": "CONTINUE", "fully_qualified_table_names": "sbtest.other"}),

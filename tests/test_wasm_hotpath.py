@@ -63,7 +63,7 @@ def echo(engine):
 
 
 def _runner(mod) -> GuestRunner:
-    plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules={mod.name: mod}), inline_max_ms=lambda: 60_000)
+    plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules={mod.name: mod}), inline_max=60_000)
     return GuestRunner(plugin, mod.name, "")  # type: ignore[arg-type]
 
 

@@ -122,8 +122,12 @@ def _text(st: StatementCall, ctx: Any, ptr: int, length: int) -> str:
 
 # -- host functions -------------------------------------------------------------------------------------
 def get_query(st: StatementCall, ctx: Any, a: Any) -> None:
-    # the hot host call (most guests read the statement): _give inlined, one args element built
+    # the hot host call (most guests read the statement): _give inlined, one args element built.
+    # On a native engine cb_get_query in _native_call.c does the same in C; keep the two in step.
     a0 = a[0]
+    if st is None:  # outside an event (the host-version requirement, a start function)
+        a0.i32 = NOT_FOUND
+        return
     data = st.qctx.sql.encode()
     if len(data) > MAX_TO_GUEST:
         a0.i32 = TOO_LARGE
@@ -140,6 +144,8 @@ def set_query(st: StatementCall, ctx: Any, a: Any) -> None:
         a[0].i32 = BAD_ARGUMENT
         return
     st.qctx.sql = sql
+    if st.inst.native is not None:  # a later get_query of this call is served in C: give it the new text
+        st.inst.native.set_sql(sql)
     a[0].i32 = OK
 
 
@@ -248,7 +254,7 @@ def _fn(name: str, params: list, impl: Any) -> HostFunction:
 STATEMENT_ABI = HostInterface(
     import_module=IMPORT_MODULE,
     functions=[
-        _fn("get_query", [I32, I32], get_query),
+        HostFunction("get_query", [I32, I32], [I32], get_query, native="get_query"),
         _fn("set_query", [I32, I32], set_query),
         _fn("get_context", [I32, I32], get_context),
         _fn("get_config", [I32, I32], get_config),

@@ -96,7 +96,7 @@ class GuestRunner:
         export = abi.BEFORE if stage == "before" else abi.AFTER
         if export not in guest.exports:
             return None  # e.g. no after-execution function: no guest call at all
-        if guest.limits.timeout_ms <= self.plugin.inline_max_ms():
+        if guest.limits.timeout_ms <= self.plugin.inline_max:
             outcome, fault = call_guest(mod, ctx, stage, export, self.config)
             if fault is None and outcome is None:
                 return None  # the usual verdict (carry on): nothing to settle
@@ -122,7 +122,7 @@ class GuestRunner:
         where = STAGE_TEXT[stage]
         if fault is not None:
             if mod.fail_open:
-                mod.stats.failed_open += 1
+                mod.stats.count_failed_open()
                 ctx.warnings.append(Warning_("Warning", 1105, f"wasm module '{mod.name}' failed open at {where}: {fault}"))
                 return None
             outcome = WasmGuestError(f"error from wasm plugin at {where}: wasm module '{mod.name}': {fault}")
@@ -147,7 +147,7 @@ def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str
             return None, str(exc)
     st = abi.call_state(inst, ctx, stage, config, mod.kv, mod.name)
     try:
-        rc = inst.call_event(export, st)
+        rc = inst.call_event(export, st, ctx.sql if mod.guest.reads_query else None)
     except GuestFault as exc:  # the instance is marked broken: the pool drops it
         outcome, invalid = None, (exc.kind, str(exc))
     else:

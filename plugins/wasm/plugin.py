@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from proxyd.errors import ProxydError
 from proxyd.hookspecs import hookimpl
 from proxyd.tiers import TieredObject
 from proxyd.variables import boolean, int_range
+
+log = logging.getLogger("proxyd.plugin.wasm")
 
 VARIABLES = (
     ("inline_max_timeout_ms", "20", int_range(0, 60_000),
@@ -35,6 +39,8 @@ class WasmPlugin:
         self.executor: ThreadPoolExecutor | None = None
         self.modules = ModuleSet(self._engine, lambda: self._int("pool_max_idle", 16))
         self._action_class: type | None = None
+        #: ``wasm-inline_max_timeout_ms`` at runtime, kept up to date by a variables listener (read per statement)
+        self.inline_max = 20
         from plugins.wasm.fdw import FdwService  # foreign tables (docs/wasm-fdw.md)
 
         self.fdw = FdwService(self._engine)
@@ -53,10 +59,12 @@ class WasmPlugin:
         for name, default, check, doc in VARIABLES:
             services.register_variable(f"wasm-{name}", default, check=check, doc=doc)
         services.register_table("stats", "stats_wasm_modules", STATS_DDL, refresh=self.refresh_stats)
+        self._listen_for_inline_max()
         self.fdw.init(services)
 
     @hookimpl
     def start(self) -> None:
+        self.inline_max = self._int("inline_max_timeout_ms", 20)
         if self.engine is not None:  # PROXYD STOP / PROXYD START: deadlines need the ticker again
             self.engine.resume()
         if self.executor is None:
@@ -113,19 +121,31 @@ class WasmPlugin:
         except ModuleRefused as exc:
             raise ProxydError(str(exc)) from None
 
-    def inline_max_ms(self) -> int:
-        """Read per statement, so ``LOAD WASM VARIABLES TO RUNTIME`` takes effect at once.
+    def _listen_for_inline_max(self) -> None:
+        """Keep :attr:`inline_max` current when ``LOAD WASM VARIABLES TO RUNTIME`` changes it.
 
-        (A method, not a property: pluggy reads every attribute of a plugin object when it
-        registers it, before ``init`` has given us ``services``.)"""
-        return self._int("inline_max_timeout_ms", 20)
+        The services object has no public way to hear of variable changes, so this subscribes on
+        the core's variable registry (``VariableRegistry.on_change``); if that ever moves, a change
+        takes effect at the plugin's next start, and the log says so."""
+        registry = getattr(getattr(self.services, "_core", None), "variables", None)
+        if registry is None or not hasattr(registry, "on_change"):
+            log.warning("wasm: cannot follow variable changes; wasm-inline_max_timeout_ms is read at start only")
+            return
+        ref = weakref.ref(self)  # an unloaded plugin must not be kept alive by the registry
+
+        def changed(values: dict[str, str]) -> None:
+            plugin = ref()
+            if plugin is not None and "wasm-inline_max_timeout_ms" in values:
+                plugin.inline_max = int(values["wasm-inline_max_timeout_ms"])
+
+        registry.on_change(changed)
 
     def refresh_stats(self) -> None:
         db = self.services.stats_db
         db.execute("DELETE FROM stats.stats_wasm_modules")
         for name, mod in sorted(self.modules.modules.items()):
-            s, pool = mod.stats, mod.guest.pool
+            s, pool = mod.stats.snapshot(), mod.guest.pool
             db.execute("INSERT INTO stats.stats_wasm_modules VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-                name, mod.guest.sha256, s.calls, s.errors, s.traps, s.timeouts, s.fuel_exhausted, s.invalid,
-                s.failed_open, s.total_us, s.max_us, pool.created, pool.discarded, len(pool.idle),
-                mod.guest.compiled_from, mod.requirement, s.last_error))
+                name, mod.guest.sha256, s["calls"], s["errors"], s["traps"], s["timeouts"], s["fuel_exhausted"],
+                s["invalid"], s["failed_open"], s["total_us"], s["max_us"], pool.created, pool.discarded,
+                len(pool.idle), mod.guest.compiled_from, mod.requirement, s["last_error"]))

@@ -63,7 +63,26 @@ _U32, _U32X2 = struct.Struct("<I"), struct.Struct("<II")
 _clock = time.perf_counter
 _HOST_CALLBACK = ctypes.CFUNCTYPE(_SZ, _VP, _VP, _RAW_ARGS, _SZ)
 _define_func_unchecked = _proto("wasmtime_linker_define_func_unchecked", _VP, _VP, ctypes.c_char_p, _SZ,
-                                ctypes.c_char_p, _SZ, _VP, _HOST_CALLBACK, _VP, _VP)
+                                ctypes.c_char_p, _SZ, _VP, _VP, _VP, _VP)  # callback: a CFUNCTYPE or an address
+
+# -- the native call path (plugins/wasm/_native_call.c), optional --------------------------------
+# Built by setup.py when a C compiler is there; PROXYD_NO_NATIVE=1 (read once, when the plugin is
+# imported at start-up) keeps the ctypes path. The extension gets wasmtime's functions from the
+# library wasmtime-py loaded: one wasmtime in the process, nothing linked at build time.
+NATIVE_DISABLED = os.environ.get("PROXYD_NO_NATIVE", "").strip() not in ("", "0")
+_native: Any = None
+NATIVE_ERROR = "disabled by PROXYD_NO_NATIVE" if NATIVE_DISABLED else ""
+if not NATIVE_DISABLED:
+    try:
+        from plugins.wasm import _native_call as _native
+    except ImportError as exc:
+        NATIVE_ERROR = f"not built ({exc})"
+    else:
+        _native.setup(tuple(ctypes.cast(getattr(_lib, name), ctypes.c_void_p).value for name in (
+            "wasmtime_func_call_unchecked", "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
+            "wasmtime_memory_data", "wasmtime_memory_data_size", "wasmtime_caller_context", "wasmtime_trap_new",
+            "wasmtime_error_delete", "wasm_trap_delete")))
+NATIVE = _native is not None  #: the native call path is available (and not disabled)
 
 try:
     WASMTIME_VERSION = importlib.metadata.version("wasmtime")
@@ -124,6 +143,8 @@ class HostFunction:
     params: Sequence[wasmtime.ValType]
     results: Sequence[wasmtime.ValType]
     impl: HostFn
+    #: the name of an equivalent C implementation in ``_native_call`` (used on native engines)
+    native: str | None = None
 
 
 @dataclass
@@ -140,22 +161,29 @@ class HostInterface:
 _tls = threading.local()
 
 
-def current_call() -> Any:
-    """The state object of the guest call running on this thread (set by :meth:`GuestInstance.call`)."""
-    return _tls.inst.state
+def _tls_instance() -> GuestInstance:
+    return _tls.inst
+
+
+def _native_instance() -> GuestInstance:
+    return _native.current().owner  # None outside a call: AttributeError, which becomes a trap
 
 
 _KEEP_ALIVE: list[Any] = []  # ctypes callbacks must outlive every linker that refers to them
 
 
-def _make_trampoline(fn: HostFunction) -> Any:
+def _make_trampoline(fn: HostFunction, native: bool) -> Any:
+    """A Python host function as a ctypes callback; ``native``: for an engine whose calls run
+    through ``_native_call`` (the running instance is found there instead of in a thread-local)."""
     impl = fn.impl
     name = fn.name
+    current = _native_instance if native else _tls_instance
 
     def trampoline(_env, caller, args, _nargs):
+        inst = None
         try:
-            inst = _tls.inst
-            inst.host_started = _clock()
+            inst = current()
+            inst.host_enter()
             ctx = inst.ctx if inst.caller_is_store else _caller_context(caller)
             if inst.caller_is_store is None:  # same pointer as the store's context? then skip the call
                 inst.caller_is_store = ctx == inst.ctx
@@ -163,7 +191,7 @@ def _make_trampoline(fn: HostFunction) -> Any:
             inst.host_checkpoint(ctx)
             return 0
         except GuestFault as exc:  # the guest broke the ABI (or a nested call faulted): abort the call
-            _tls.host_fault = exc
+            inst.host_fault = exc  # type: ignore[union-attr]
             return ctypes.cast(wasmtime.Trap(str(exc))._consume(), ctypes.c_void_p).value
         except BaseException as exc:  # noqa: BLE001 - a host bug must become a trap, never unwind through wasm
             log.error("host function %s failed: %s: %s", name, type(exc).__name__, exc)
@@ -179,7 +207,9 @@ def _make_trampoline(fn: HostFunction) -> Any:
 class WasmEngine:
     """One wasmtime Engine with fuel and epoch interruption, an epoch ticker and a compile cache."""
 
-    def __init__(self, *, tick_ms: int = 5, cache_dir: Path | None = None):
+    def __init__(self, *, tick_ms: int = 5, cache_dir: Path | None = None, native: bool | None = None):
+        #: calls run through the C extension (``_native_call``); None: whenever it is available
+        self.native = NATIVE if native is None else bool(native and NATIVE)
         cfg = wasmtime.Config()
         cfg.consume_fuel = True
         cfg.epoch_interruption = True
@@ -220,11 +250,15 @@ class WasmEngine:
             if linker is None:
                 linker = wasmtime.Linker(self.engine)
                 mod = iface.import_module.encode()
+                in_c = _native.callbacks() if self.native else {}
                 for fn in iface.functions:
                     ty = wasmtime.FuncType(list(fn.params), list(fn.results))
                     name = fn.name.encode()
+                    cb = in_c.get(fn.native) if fn.native else None
+                    if cb is None:
+                        cb = _make_trampoline(fn, self.native)
                     err = _define_func_unchecked(_addr(linker.ptr()), mod, len(mod), name, len(name),
-                                                 _addr(ty.ptr()), _make_trampoline(fn), None, None)
+                                                 _addr(ty.ptr()), cb, None, None)
                     if err:
                         raise _error(err)
                 self._linkers[iface.import_module] = linker
@@ -332,6 +366,8 @@ class GuestModule:
         self.compile_ms = (time.perf_counter() - started) * 1000
         self.exports = self._validate()
         self.imports = {imp.name for imp in self.module.imports}
+        #: the guest imports get_query: its event calls hand the statement text to the C path
+        self.reads_query = "get_query" in self.imports
         self.linker = engine.linker(iface)
         self.pool = InstancePool(self, max_idle)
         self.memory_cap = limits.max_memory_mb * 1024 * 1024
@@ -365,7 +401,7 @@ class GuestModule:
         return {n for n in wanted if n in exports}
 
     def instantiate(self) -> GuestInstance:
-        return GuestInstance(self)
+        return NativeGuestInstance(self) if self.engine.native else GuestInstance(self)
 
 
 def _fmt(sig: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
@@ -413,6 +449,14 @@ class GuestInstance:
 
     #: the caller context host functions receive is this store's context (checked on the first host call)
     caller_is_store: bool | None = None
+    #: the C call path of this instance (:class:`NativeGuestInstance`), None on the ctypes path
+    native: Any = None
+    #: why a host function aborted the running call (reported instead of the trap it returned)
+    host_fault: GuestFault | None = None
+
+    def host_enter(self) -> None:
+        """A host function starts (its time is measured by :meth:`host_checkpoint`)."""
+        self.host_started = _clock()
 
     def has(self, name: str) -> bool:
         return name in self.funcs
@@ -509,7 +553,7 @@ class GuestInstance:
         else:
             _set_fuel(self.ctx, self.fuel)
             _set_epoch_deadline(self.ctx, self.deadline)
-            prev, _tls.inst, _tls.host_fault = getattr(_tls, "inst", None), self, None
+            prev, _tls.inst, self.host_fault = getattr(_tls, "inst", None), self, None
             self.state, self.started, self.host_time = state, _clock(), 0.0
             try:
                 err = _call_unchecked(self.ctx, func, raw_addr, n, self._trap_addr)
@@ -520,16 +564,17 @@ class GuestInstance:
             raise self._fault(err, nested=bool(ctx))
         return raw[0].i64 if result_i64 else raw[0].i32
 
-    def call_event(self, name: str, state: Any) -> int:
+    def call_event(self, name: str, state: Any, text: str | None = None) -> int:
         """:meth:`call` for an export without parameters returning i32, from outside any guest call:
-        the per-statement path, without the generic argument handling."""
+        the per-statement path, without the generic argument handling. ``text``: the statement, for
+        host functions implemented in C (ignored here: Python host functions read ``state``)."""
         func, raw, raw_addr, n, _ = self.funcs[name]
         ctx = self.ctx
         _set_fuel(ctx, self.fuel)
         _set_epoch_deadline(ctx, self.deadline)
         tls = _tls
         prev = getattr(tls, "inst", None)
-        tls.inst, tls.host_fault = self, None
+        tls.inst, self.host_fault = self, None
         self.state, self.started, self.host_time = state, _clock(), 0.0
         try:
             err = _call_unchecked(ctx, func, raw_addr, n, self._trap_addr)
@@ -552,17 +597,24 @@ class GuestInstance:
             _set_epoch_deadline(ctx, self.module.engine.deadline_ticks(int(left) + 1))
 
     def _fault(self, err: int, *, nested: bool) -> GuestFault:
+        trap, self._trap.value = self._trap.value, None
+        host_fault = self.host_fault
+        if host_fault is not None and not nested:  # a host function aborted the call: report why
+            self.host_fault = None
+            _discard(err, trap)
+            return host_fault
+        return self._classify(err, trap)
+
+    def _classify(self, err: int, trap: int | None) -> GuestFault:
+        """The fault of a call that returned ``err`` (a wasmtime_error_t address) or ``trap``; takes
+        ownership of both."""
         if err:
             cause: Any = _error(err)
             code = None
+            _discard(0, trap)
         else:
-            cause = wasmtime.Trap._from_ptr(ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
-            self._trap.value = None
+            cause = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
             code = cause.trap_code
-        host_fault = getattr(_tls, "host_fault", None)
-        if host_fault is not None and not nested:  # a host function aborted the call: report why
-            _tls.host_fault = None
-            return host_fault
         limits = self.module.limits
         if code == wasmtime.TrapCode.INTERRUPT:
             return GuestTimeout(f"deadline of {limits.timeout_ms} ms exceeded")
@@ -573,6 +625,77 @@ class GuestInstance:
         if used * 2 >= self.module.memory_cap:
             text += f" (memory {used / 1048576:.1f} MiB of its {limits.max_memory_mb} MiB limit in use)"
         return GuestTrap(text)
+
+
+def _discard(err: int, trap: int | None) -> None:
+    """Free an error and a trap nobody will read (their wrappers free them)."""
+    if err:
+        _error(err)
+    if trap:
+        wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
+
+
+class NativeGuestInstance(GuestInstance):
+    """A guest instance whose outer calls run through ``_native_call`` (one C call per event: fuel,
+    deadline, the call, the result), with host functions that have a C implementation (get_query)
+    served without entering Python. Nested calls from Python host functions use the ctypes path."""
+
+    def __init__(self, module: GuestModule):
+        super().__init__(module)
+        alloc = self._alloc[0] if self._alloc else 0
+        self.native = _native.Handle(self, self.ctx, self.mem, alloc, self._trap_addr, self.fuel, self.deadline,
+                                     float(module.limits.timeout_ms), float(module.engine.tick_ms))
+        self.host_checkpoint = self.native.checkpoint  # type: ignore[method-assign]
+        self.host_enter = self.native.host_enter  # type: ignore[method-assign]
+
+    @property  # type: ignore[override]
+    def state(self) -> Any:
+        """What host functions see: the running call's state, held by the handle."""
+        return self.native.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        if value is not None:
+            raise AttributeError("a native instance's call state is set by its calls")
+
+    def call(self, name: str, args: Sequence[int], state: Any, *, ctx: int = 0, result_i64: bool = False) -> int:
+        if ctx:  # nested, from inside a host function: the outer call's limits and handle apply
+            return super().call(name, args, state, ctx=ctx, result_i64=result_i64)
+        func, raw, raw_addr, n, wide = self.funcs[name]
+        for i, a in enumerate(args):
+            if wide[i]:
+                raw[i].i64 = a
+            else:
+                raw[i].i32 = a
+        if self.native.call(func, raw_addr, n, None, state) is None:
+            self.broken = True
+            raise self._native_fault()
+        return raw[0].i64 if result_i64 else raw[0].i32
+
+    def call_event(self, name: str, state: Any, text: str | None = None) -> int:
+        func, _, raw_addr, n, _ = self.funcs[name]
+        rc = self.native.call(func, raw_addr, n, text, state)
+        if rc is None:
+            self.broken = True
+            raise self._native_fault()
+        return rc
+
+    def _native_fault(self) -> GuestFault:
+        """Classify a failed native call; a fault raised inside a C host function comes first."""
+        h = self.native
+        err, found = h.last_error, h.take_fault()
+        if found is None:
+            return self._fault(err, nested=False)
+        trap, self._trap.value = self._trap.value, None
+        self.host_fault = None
+        _discard(err, trap)  # the outer call's trap only says that the host function aborted it
+        kind, detail = found
+        if kind == "invalid":
+            return GuestInvalid(detail)
+        if kind == "trap":  # the nested proxyd_alloc call trapped: timeout, fuel or a trap of its own
+            return self._classify(0, detail)
+        _discard(detail, None)
+        return GuestTrap("proxyd_alloc failed")
 
 
 class InstancePool:
