@@ -3,20 +3,23 @@
     python bench/wasm_bench.py [--seconds 1.0] [--statements 2000] [--rounds 5] [--no-e2e]
 
 1. **Guest call, in process**: µs for one ``before`` event of the guest that reads the query
-   (``get_query``) and allows it, through the plugin's raw path, next to the same guest driven the
+   (``get_query``) and allows it, through the plugin's path (native: ``plugins/wasm/_native_call.c``;
+   and the ctypes path that ``PROXYD_NO_NATIVE=1`` selects), next to the same guest driven the
    naive way (``wasmtime.Func.__call__`` and a ``Linker.define_func`` host function, which convert
    every value through ``wasmtime.Val``), and next to a bare export call with no host call.
 2. **Filter hooks, in process**: the filters plugin's ``before_execution`` + ``after_execution`` (with
    the statement's context, digest and kind, which the SQL port computes anyway) for a statement no
    filter matches, one whose filter is ``CONTINUE``, and ``WASM_PLUGIN`` with a guest that makes no host
-   call and with the allow guest: the split between the filter engine, the action and the guest.
+   call and with the allow guest (native path, and ctypes path): the split between the filter engine, the action and the guest.
    Measured twice: hot (back-to-back statements, best batch) and cold (each statement after a 0.2 ms
    sleep, median), because inside the daemon every statement finds the caches cold: the network
    round trip and the rest of the statement's work run in between.
 3. **End to end**: PyMySQL point selects over the SQL port of one proxyd (filters + wasm, embedded
    backend) on a table no filter matches, on a table whose filter is ``CONTINUE`` (the filter engine's
    own cost), and on a table whose filter is ``WASM_PLUGIN`` with that guest. Target: the WASM_PLUGIN
-   row at most **25 µs** above the no-filter row. Rounds alternate between tables; medians.
+   row at most **25 µs** above the no-filter row. A second proxyd started with ``PROXYD_NO_NATIVE=1``
+   runs the no-filter and WASM_PLUGIN tables in the same rounds (the ctypes path, with its own
+   baseline). Rounds alternate between tables and daemons; medians.
 4. **Pool under 8 clients**: 8 threads of point selects through the WASM filter, with the guest run
    inline (short deadline) and on worker threads (long deadline): statements/s next to the no-filter
    table, and how many instances the pool created.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -40,14 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wasmtime
 
-from bench._common import ProxydProcess, hook_and_e2e_main
+from bench._common import REPO, ProxydProcess, child_env, hook_and_e2e_main
 from plugins.filters.builtin_actions import BUILTIN_ACTIONS
 from plugins.filters.model import from_fields
 from plugins.filters.plugin import FiltersPlugin
 from plugins.wasm import abi
 from plugins.wasm.action import call_guest, make_action_class
 from plugins.wasm.modules import ModuleStats, load_module
-from plugins.wasm.runtime import WasmEngine
+from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, WasmEngine
 from proxyd.digest import DigestOptions
 from proxyd.pipeline import QueryContext
 
@@ -113,12 +117,17 @@ def in_process(seconds: float) -> None:
     row = {"name": "allow.wasm", "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
            "abi": "1", "timeout_ms": 20, "fuel": 50_000_000, "max_memory_mb": 16, "failure_policy": "fail_closed"}
     engine = WasmEngine()
+    py_engine = WasmEngine(native=False)
     mod = load_module(engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
+    py_mod = load_module(py_engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
     inst = mod.guest.pool.acquire()
     ctx = QueryContext(QUERY)
+    path = "native" if engine.native else f"ctypes: native path {NATIVE_ERROR}"
     cases = [
         ("bare export call, no host call (raw path)", lambda: inst.call(abi.REQUIREMENT, (), None, result_i64=True)),
-        ("allow guest: get_query + verdict (plugin path)", lambda: call_guest(mod, ctx, "before", abi.BEFORE, "")),
+        (f"allow guest: get_query + verdict (plugin path, {path})"[:50],
+         lambda: call_guest(mod, ctx, "before", abi.BEFORE, "")),
+        ("allow guest: plugin path, ctypes", lambda: call_guest(py_mod, ctx, "before", abi.BEFORE, "")),
         ("allow guest, naive wasmtime-py API", naive_allow(wasm)),
     ]
     figures = [(label, best_us(fn, seconds)) for label, fn in cases]
@@ -128,6 +137,7 @@ def in_process(seconds: float) -> None:
     for label, us in figures:
         print(f"{label:50} {us:9.2f} {us / base:15.2f}")
     engine.close()
+    py_engine.close()
 
 
 # -- filter hooks in process ------------------------------------------------------------------------
@@ -158,7 +168,9 @@ def _filters_with(action_cls: type, row: dict) -> FiltersPlugin:
 
 def hook_part(seconds: float) -> None:
     engine = WasmEngine()
-    mods = {"allow": _module(engine, "allow", (WAT / "allow.wat").read_text()), "noop": _module(engine, "noop", NOOP_WAT)}
+    py_engine = WasmEngine(native=False)
+    mods = {"allow": _module(engine, "allow", (WAT / "allow.wat").read_text()), "noop": _module(engine, "noop", NOOP_WAT),
+            "allow_ctypes": _module(py_engine, "allow_ctypes", (WAT / "allow.wat").read_text())}
     # the wasm plugin as the action sees it: the runtime modules and the inline limit (its default)
     wasm_plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules=mods), inline_max=20)
     action = make_action_class(wasm_plugin)  # type: ignore[arg-type]
@@ -168,7 +180,10 @@ def hook_part(seconds: float) -> None:
              ("WASM_PLUGIN, guest with no host call", {"name": "f", "action": "WASM_PLUGIN", "fully_qualified_table_names":
                                                       table, "action_args": 'wasm_binary_name="noop"'}),
              ("WASM_PLUGIN, allow guest (get_query)", {"name": "f", "action": "WASM_PLUGIN", "fully_qualified_table_names":
-                                                      table, "action_args": 'wasm_binary_name="allow"'})]
+                                                      table, "action_args": 'wasm_binary_name="allow"'}),
+             ("WASM_PLUGIN, allow guest, ctypes path", {"name": "f", "action": "WASM_PLUGIN",
+                                                       "fully_qualified_table_names": table,
+                                                       "action_args": 'wasm_binary_name="allow_ctypes"'})]
     options = DigestOptions()
 
     def statement(plugin: FiltersPlugin) -> Callable[[int], object]:
@@ -184,7 +199,7 @@ def hook_part(seconds: float) -> None:
     fns = [statement(_filters_with(action, row)) for _, row in cases]
     for fn in fns:
         assert fn(1) is None  # every case lets the statement through
-    assert mods["allow"].stats.calls == 1 and mods["noop"].stats.calls == 1  # and the guests did run
+    assert all(m.stats.calls == 1 for m in mods.values())  # and the guests did run
 
     hot, k, n = [float("inf")] * len(fns), 0, 2000
     deadline = time.perf_counter() + seconds * len(fns)
@@ -208,6 +223,7 @@ def hook_part(seconds: float) -> None:
     for (label, _), h, c in zip(cases, hot, cold_med):
         print(f"{label:40} {h:8.2f} {h - hot[0]:7.2f} {c:8.2f} {c - cold_med[0]:7.2f}")
     engine.close()
+    py_engine.close()
 
 
 # -- end to end -----------------------------------------------------------------------------------------
@@ -236,46 +252,80 @@ def _filter(p: ProxydProcess, name: str, table: str, action: str, args: str = ""
     conn.close()
 
 
+class _Proxyd(ProxydProcess):
+    """A bench proxyd with extra environment (``PROXYD_NO_NATIVE=1`` for the ctypes path)."""
+
+    def __init__(self, env: dict[str, str], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.env = env
+
+    def spawn(self) -> None:
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
+                                     env={**child_env(), **self.env})
+
+
+def _setup(p: ProxydProcess, tables: tuple[str, ...]):
+    app = _sql(p)
+    with app.cursor() as cur:
+        cur.execute("CREATE DATABASE bench")
+        for t in tables:
+            cur.execute(f"CREATE TABLE bench.{t} (id INT PRIMARY KEY, c VARCHAR(20))")
+            cur.execute(f"INSERT INTO bench.{t} VALUES (1, 'x'), (42, 'answer')")
+    _install(p, "allow.wasm", "allow.wat", 20)
+    _filter(p, "f_wasm", "bench.wasm", "WASM_PLUGIN", 'wasm_binary_name="allow.wasm"')
+    return app
+
+
 def end_to_end(statements: int, rounds: int) -> None:
-    with ProxydProcess(plugins=("filters", "wasm")) as p:
+    with _Proxyd({}, plugins=("filters", "wasm")) as p, _Proxyd({"PROXYD_NO_NATIVE": "1"}, plugins=("filters", "wasm")) as q:
         p.spawn()
+        q.spawn()
         p.wait_ready()
-        app = _sql(p)
-        with app.cursor() as cur:
-            cur.execute("CREATE DATABASE bench")
-            for t in ("plain", "cont", "wasm", "wasm_thread"):
-                cur.execute(f"CREATE TABLE bench.{t} (id INT PRIMARY KEY, c VARCHAR(20))")
-                cur.execute(f"INSERT INTO bench.{t} VALUES (1, 'x'), (42, 'answer')")
-        _install(p, "allow.wasm", "allow.wat", 20)
+        app = _setup(p, ("plain", "cont", "wasm", "wasm_thread"))
         _install(p, "allow_thread.wasm", "allow.wat", 1000)  # above wasm-inline_max_timeout_ms: worker threads
         _filter(p, "f_cont", "bench.cont", "CONTINUE")
-        _filter(p, "f_wasm", "bench.wasm", "WASM_PLUGIN", 'wasm_binary_name="allow.wasm"')
         _filter(p, "f_thread", "bench.wasm_thread", "WASM_PLUGIN", 'wasm_binary_name="allow_thread.wasm"')
-        tables = [("no filter matches", "plain"), ("CONTINUE filter", "cont"),
-                  ("WASM_PLUGIN, allow guest (inline)", "wasm"), ("WASM_PLUGIN, allow guest (worker thread)",
-                                                                  "wasm_thread")]
-        samples: dict[str, list[float]] = {t: [] for _, t in tables}
-        with app.cursor() as cur:
-            for _ in range(200):  # warm every path
-                for _, t in tables:
-                    cur.execute(f"SELECT c FROM bench.{t} WHERE id = 42")
-            # short interleaved batches: the shared machine's background load hits every case alike
-            for _ in range(rounds * max(1, statements // BATCH)):
-                for _, t in tables:
-                    sql = f"SELECT c FROM bench.{t} WHERE id = 42"
-                    t0 = time.perf_counter()
-                    for _ in range(BATCH):
-                        cur.execute(sql)
-                        cur.fetchall()
-                    samples[t].append((time.perf_counter() - t0) / BATCH * 1e6)
-        base = statistics.median(samples["plain"])
+        conns = {"": app}
+        try:
+            q.wait_ready()
+            conns["q"] = _setup(q, ("plain", "wasm"))
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"\n(no PROXYD_NO_NATIVE=1 daemon: {str(exc).splitlines()[0]}; see {q.log_path})")
+        native = "native" if NATIVE else f"ctypes: {NATIVE_ERROR}"
+        tables = [("no filter matches", "", "plain"), ("CONTINUE filter", "", "cont"),
+                  (f"WASM_PLUGIN, allow guest (inline, {native})", "", "wasm"),
+                  ("WASM_PLUGIN, allow guest (worker thread)", "", "wasm_thread")]
+        if "q" in conns:
+            tables += [("PROXYD_NO_NATIVE=1: no filter matches", "q", "plain"),
+                       ("PROXYD_NO_NATIVE=1: WASM_PLUGIN (inline, ctypes)", "q", "wasm")]
+        samples: dict[tuple[str, str], list[float]] = {(d, t): [] for _, d, t in tables}
+        cursors = {d: c.cursor() for d, c in conns.items()}
+        for _ in range(200):  # warm every path
+            for _, d, t in tables:
+                cursors[d].execute(f"SELECT c FROM bench.{t} WHERE id = 42")
+        # short interleaved batches: the shared machine's background load hits every case alike
+        for _ in range(rounds * max(1, statements // BATCH)):
+            for _, d, t in tables:
+                cur = cursors[d]
+                sql = f"SELECT c FROM bench.{t} WHERE id = 42"
+                t0 = time.perf_counter()
+                for _ in range(BATCH):
+                    cur.execute(sql)
+                    cur.fetchall()
+                samples[(d, t)].append((time.perf_counter() - t0) / BATCH * 1e6)
         print(f"\nend to end: {statements} point selects x {rounds} rounds per case, in interleaved batches of "
-              f"{BATCH}; median of the batches, µs per statement")
-        print(f"{'case':44} {'µs/stmt':>9} {'added µs':>9} {'ratio':>7}")
-        for label, t in tables:
-            us = statistics.median(samples[t])
-            print(f"{label:44} {us:9.1f} {us - base:9.1f} {us / base:7.3f}")
+              f"{BATCH}; median of the batches, µs per statement (added: against the same daemon's no-filter row)")
+        print(f"{'case':52} {'µs/stmt':>9} {'added µs':>9} {'ratio':>7}")
+        for label, d, t in tables:
+            base = statistics.median(samples[(d, "plain")])
+            us = statistics.median(samples[(d, t)])
+            print(f"{label:52} {us:9.1f} {us - base:9.1f} {us / base:7.3f}")
         print("target: WASM_PLUGIN (inline) at most 25 µs above 'no filter matches'")
+        for c in cursors.values():
+            c.close()
+        if "q" in conns:
+            conns["q"].close()
         pool(p, statements)
         app.close()
 

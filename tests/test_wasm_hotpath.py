@@ -72,7 +72,7 @@ def test_statement_round_trip_across_memory_growth(echo):
     # small, then larger than the first page (the guest grows its memory mid-call), then small again
     for sql in ("SELECT 1", "SELECT '" + "é" * 150_000 + "'", "SELECT 2", "SELECT '" + "x" * 400_000 + "'"):
         ctx = QueryContext(sql)
-        assert runner.event(ctx, "before", "k") is None
+        assert runner.before(ctx) is None
         assert ctx.sql == sql and ctx.sql is not sql  # set_query stored the bytes get_query placed
     inst = echo.guest.pool.idle[-1]
     assert echo.guest.pool.created == 1  # one instance served every size: its memory view was refreshed
@@ -93,5 +93,5 @@ def test_memory_does_not_move_when_it_grows(echo):
 def test_event_the_module_does_not_export_runs_no_guest(echo):
     runner = _runner(echo)
     ctx = QueryContext("SELECT 1")
-    assert runner.event(ctx, "after", "k") is None  # ECHO has no proxyd_after_execution
+    assert runner.after(ctx) is None  # ECHO has no proxyd_after_execution
     assert echo.stats.calls == 0 and echo.guest.pool.created == 1  # only the load-time instance

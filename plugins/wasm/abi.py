@@ -102,6 +102,11 @@ def call_state(inst: GuestInstance, qctx: Any, stage: str, config: str, kv: Shar
     return st
 
 
+#: The call state of guests whose imports are all served in C (no Python host function can see or
+#: change it): always blank, shared by every such call.
+BLANK_CALL = StatementCall(None, None, "", "", None, "")  # type: ignore[arg-type]
+
+
 # -- helpers ------------------------------------------------------------------------------------------
 def _give(st: StatementCall, ctx: Any, args: Any, data: bytes, ptr_at: int, len_at: int) -> None:
     """Place ``data`` in guest memory (via proxyd_alloc) and report (ptr, len) through out-pointers."""

@@ -64,46 +64,52 @@ def make_action_class(plugin: WasmPlugin) -> type:
                 raise ParseError('action WASM_PLUGIN needs action_args wasm_binary_name="<module name>"')
             self.module_name = module
             self.key = f"wasm:{filter_name}"
-            self.runner = GuestRunner(plugin, module, args or "")
-
-        def before(self, ctx: Any) -> Any:
-            return self.runner.event(ctx, "before", self.key)
-
-        def after(self, ctx: Any) -> Any:
-            if ctx.plugin_data.pop(self.key, None) == "refused":
-                return None  # this filter's own refusal: report the stage that failed, once
-            return self.runner.event(ctx, "after", self.key)
+            self.runner = GuestRunner(plugin, module, args or "", self.key)
+            # the filter engine calls these per statement: the runner's own methods, one frame less
+            self.before = self.runner.before  # type: ignore[method-assign]
+            self.after = self.runner.after  # type: ignore[method-assign]
 
     return WasmPluginAction
 
 
 class GuestRunner:
-    """Runs one module's event for one statement and turns the verdict into an outcome."""
+    """Runs one module's events for the statements of one filter and turns verdicts into outcomes."""
 
-    def __init__(self, plugin: WasmPlugin, module_name: str, config: str):
+    def __init__(self, plugin: WasmPlugin, module_name: str, config: str, key: str = "wasm"):
         self.plugin, self.module_name, self.config = plugin, module_name, config
+        self.key = key  # this filter's entry in ctx.plugin_data ("refused": its before stage failed)
         self._modules = plugin.modules  # a ModuleSet: a load replaces its ``modules`` mapping whole
 
-    def event(self, ctx: Any, stage: str, key: str) -> Any:
+    def before(self, ctx: Any) -> Any:
         mod = self._modules.modules.get(self.module_name)
         if mod is None:
-            if stage == "before":
-                ctx.plugin_data[key] = "refused"
-                return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT[stage]}: "
-                                      f"wasm module '{self.module_name}' is not loaded")
-            return None
+            ctx.plugin_data[self.key] = "refused"
+            return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT['before']}: "
+                                  f"wasm module '{self.module_name}' is not loaded")
         guest = mod.guest
-        export = abi.BEFORE if stage == "before" else abi.AFTER
-        if export not in guest.exports:
-            return None  # e.g. no after-execution function: no guest call at all
-        if guest.limits.timeout_ms <= self.plugin.inline_max:
-            outcome, fault = call_guest(mod, ctx, stage, export, self.config)
-            if fault is None and outcome is None:
-                return None  # the usual verdict (carry on): nothing to settle
-            return self._finish(ctx, stage, key, mod, outcome, fault)
-        return self._threaded(ctx, stage, key, mod, export)
+        if abi.BEFORE not in guest.exports:
+            return None
+        if guest.limits.timeout_ms > self.plugin.inline_max:
+            return self._threaded(ctx, "before", mod, abi.BEFORE)
+        outcome, fault = call_guest(mod, ctx, "before", abi.BEFORE, self.config)
+        if fault is None and outcome is None:
+            return None  # the usual verdict (carry on): nothing to settle
+        return self._finish(ctx, "before", mod, outcome, fault)
 
-    async def _threaded(self, ctx: Any, stage: str, key: str, mod: LoadedModule, export: str) -> Any:
+    def after(self, ctx: Any) -> Any:
+        if ctx.plugin_data.pop(self.key, None) == "refused":
+            return None  # this filter's own refusal: report the stage that failed, once
+        mod = self._modules.modules.get(self.module_name)
+        if mod is None or abi.AFTER not in mod.guest.exports:
+            return None  # e.g. no after-execution function (most guests): no guest call at all
+        if mod.guest.limits.timeout_ms > self.plugin.inline_max:
+            return self._threaded(ctx, "after", mod, abi.AFTER)
+        outcome, fault = call_guest(mod, ctx, "after", abi.AFTER, self.config)
+        if fault is None and outcome is None:
+            return None
+        return self._finish(ctx, "after", mod, outcome, fault)
+
+    async def _threaded(self, ctx: Any, stage: str, mod: LoadedModule, export: str) -> Any:
         if "get_context" in mod.guest.imports:
             _ = ctx.kind, ctx.digest, ctx.tables  # parse here: the digest and parse caches are the loop's
         loop = asyncio.get_running_loop()
@@ -114,11 +120,11 @@ class GuestRunner:
             task = asyncio.current_task()
             if fut.cancelled() and task is not None and not task.cancelling():
                 # the plugin stopped (its executor dropped queued calls), the statement did not
-                return self._finish(ctx, stage, key, mod, None, "not run: the wasm plugin is stopping")
+                return self._finish(ctx, stage, mod, None, "not run: the wasm plugin is stopping")
             raise
-        return self._finish(ctx, stage, key, mod, *res)
+        return self._finish(ctx, stage, mod, *res)
 
-    def _finish(self, ctx: Any, stage: str, key: str, mod: LoadedModule, outcome: Any, fault: str | None) -> Any:
+    def _finish(self, ctx: Any, stage: str, mod: LoadedModule, outcome: Any, fault: str | None) -> Any:
         where = STAGE_TEXT[stage]
         if fault is not None:
             if mod.fail_open:
@@ -127,34 +133,45 @@ class GuestRunner:
                 return None
             outcome = WasmGuestError(f"error from wasm plugin at {where}: wasm module '{mod.name}': {fault}")
         if isinstance(outcome, ProxydError) and stage == "before":
-            ctx.plugin_data[key] = "refused"
+            ctx.plugin_data[self.key] = "refused"
         return outcome
 
 
 def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str,
                clock: Callable[[], int] = time.perf_counter_ns) -> tuple[Any, str | None]:
-    """One event call: ``(outcome, None)`` or ``(None, fault text)``. Safe on any thread."""
+    """One event call: ``(outcome, None)`` or ``(None, fault text)``. Safe on any thread.
+
+    The usual case (a before event that lets the statement run) is settled inline, with the
+    instance pool's release and the stats' record written out: this runs for every statement."""
     stats = mod.stats
-    pool = mod.guest.pool
+    guest = mod.guest
+    pool = guest.pool
     started = clock()
     try:
-        inst = pool.idle.pop()  # InstancePool.acquire without the call (the per-statement path)
+        inst = pool.idle.pop()  # InstancePool.acquire without the call
     except IndexError:
         try:
             inst = pool.acquire()
         except GuestFault as exc:
             stats.record((clock() - started) // 1000, exc.kind, str(exc))
             return None, str(exc)
-    st = abi.call_state(inst, ctx, stage, config, mod.kv, mod.name)
+    # a guest whose imports are all served in C never shows its call state to Python code: the
+    # shared blank one stands in (it stays blank: nothing can write to it)
+    st = abi.call_state(inst, ctx, stage, config, mod.kv, mod.name) if guest.python_imports else abi.BLANK_CALL
     try:
-        rc = inst.call_event(export, st, ctx.sql if mod.guest.reads_query else None)
+        rc = inst.call_event(export, st, ctx.sql if guest.reads_query else None)
     except GuestFault as exc:  # the instance is marked broken: the pool drops it
         outcome, invalid = None, (exc.kind, str(exc))
     else:
         if rc == abi.CONTINUE and stage == "before":  # the usual verdict: settled and counted at once
             st.qctx = None  # before the release: the next user of the instance reuses this call state
-            pool.release(inst)
-            stats.record((clock() - started) // 1000)
+            idle = pool.idle
+            if len(idle) < pool.max_idle:  # InstancePool.release of a sound instance
+                idle.append(inst)
+            pending = stats.pending  # ModuleStats.record of a call without a fault
+            pending.append((clock() - started) // 1000)
+            if len(pending) > stats.FOLD:
+                stats.fold()
             return None, None
         outcome, invalid = _verdict(st, rc, stage)
         if invalid is not None:

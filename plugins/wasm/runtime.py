@@ -368,6 +368,9 @@ class GuestModule:
         self.imports = {imp.name for imp in self.module.imports}
         #: the guest imports get_query: its event calls hand the statement text to the C path
         self.reads_query = "get_query" in self.imports
+        #: imports served by Python host functions (on a native engine, those without a C implementation)
+        in_c = {f.name for f in iface.functions if f.native in _native.callbacks()} if engine.native else set()
+        self.python_imports = self.imports - in_c
         self.linker = engine.linker(iface)
         self.pool = InstancePool(self, max_idle)
         self.memory_cap = limits.max_memory_mb * 1024 * 1024
