@@ -6,6 +6,7 @@ still serving, tampered-module refusal, module replacement under load, the after
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pymysql
 import pytest
 import wasmtime
 
+from plugins.wasm.runtime import NATIVE, NATIVE_ERROR
 from tests.conftest import Proxyd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,10 +29,19 @@ mysql_users = ( { username = "app"; password = "app"; default_hostgroup = 0 } )
 """
 
 
-@pytest.fixture(scope="module")
-def px(tmp_path_factory):
+# Every daemon test runs on both call paths: the C extension (plugins/wasm/_native_call.c, when built)
+# and the ctypes path that PROXYD_NO_NATIVE=1 selects.
+CALL_PATHS = [pytest.param("native", marks=pytest.mark.skipif(not NATIVE, reason=f"native call path {NATIVE_ERROR}")),
+              "ctypes"]
+
+
+@pytest.fixture(scope="module", params=CALL_PATHS)
+def px(request, tmp_path_factory):
     p = Proxyd(tmp_path_factory.mktemp("wasm"), CNF, plugins=("filters", "wasm"))
+    env = {"PROXYD_NO_NATIVE": "1" if request.param == "ctypes" else ""}
+    p.start = functools.partial(p.start, env=env)  # restarts keep the call path
     p.start()
+    p.call_path = request.param
     yield p
     assert p.stop() == 0, p.log()
 
@@ -119,6 +130,7 @@ def test_seed_scenario(px):
         assert cur.execute("DELETE FROM test_wasm.t1 WHERE c1 = 1") == 1
     assert run(app, "SELECT c1 FROM test_wasm.t1") == [(2,)]
     assert stats(px, "my_plugin.wasm")["errors"] == 2
+    assert stats(px, "my_plugin.wasm")["call_path"] == px.call_path  # the daemon runs the path asked for
 
     out = cli(px, "uninstall", "--filter-name", "my_plugin_wasm_filter")
     assert out.returncode == 0, out.stderr
@@ -349,6 +361,7 @@ def test_restart_reloads_modules_from_disk_cache(px):
     px.restart()
     sources = dict(px.query("SELECT name, compiled_from FROM stats_wasm_modules"))
     assert "persist.wasm" in sources
+    assert {p for (p,) in px.query("SELECT call_path FROM stats_wasm_modules")} == {px.call_path}
     # every module was compiled before the restart: now each comes from the disk cache, or from
     # memory when an earlier row had the same bytes; none is compiled again
     assert "disk" in sources.values() and "compiled" not in sources.values(), sources

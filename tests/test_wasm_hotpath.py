@@ -16,7 +16,7 @@ import wasmtime
 from plugins.wasm import abi
 from plugins.wasm.action import GuestRunner
 from plugins.wasm.modules import ModuleStats, load_module
-from plugins.wasm.runtime import WasmEngine, _memory_data
+from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, WasmEngine, _memory_data
 from proxyd.pipeline import QueryContext
 
 # Reads the statement (get_query) and hands the same bytes back (set_query). Its bump allocator
@@ -47,9 +47,12 @@ ECHO = """(module
 )"""
 
 
-@pytest.fixture(scope="module")
-def engine():
-    eng = WasmEngine(tick_ms=2)
+@pytest.fixture(scope="module", params=[
+    pytest.param(True, id="native", marks=pytest.mark.skipif(not NATIVE, reason=f"native call path {NATIVE_ERROR}")),
+    pytest.param(False, id="ctypes")])
+def engine(request):
+    eng = WasmEngine(tick_ms=2, native=request.param)
+    assert eng.native is request.param
     yield eng
     eng.close()
 

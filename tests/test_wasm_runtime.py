@@ -16,7 +16,7 @@ import wasmtime
 from plugins.wasm import abi
 from plugins.wasm.action import call_guest, parse_args
 from plugins.wasm.modules import ModuleSet, ModuleStats, load_module, version_matches
-from plugins.wasm.runtime import ModuleRefused, WasmEngine
+from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, ModuleRefused, WasmEngine
 from proxyd.errors import ParseError
 from proxyd.pipeline import QueryContext
 from proxyd.results import Ok, ResultSet
@@ -24,9 +24,13 @@ from proxyd.results import Ok, ResultSet
 WAT = Path(__file__).resolve().parent.parent / "examples" / "wasm" / "wat"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = WasmEngine(tick_ms=2, cache_dir=tmp_path_factory.mktemp("cache"))
+# both call paths: the C extension (when built) and the ctypes path (PROXYD_NO_NATIVE=1)
+@pytest.fixture(scope="module", params=[
+    pytest.param(True, id="native", marks=pytest.mark.skipif(not NATIVE, reason=f"native call path {NATIVE_ERROR}")),
+    pytest.param(False, id="ctypes")])
+def engine(request, tmp_path_factory):
+    eng = WasmEngine(tick_ms=2, cache_dir=tmp_path_factory.mktemp("cache"), native=request.param)
+    assert eng.native is request.param
     yield eng
     eng.close()
 

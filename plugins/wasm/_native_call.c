@@ -159,8 +159,10 @@ static void *cb_get_query(void *env, void *caller, val_raw_t *a, size_t n) {
         void *trap = NULL;
         void *err = w_call(ctx, h->alloc_func, r, 1, &trap);
         if (err || trap) {
-            clear_fault(h);
-            if (trap) {
+            if (h->fault != FAULT_NONE) { /* a deeper get_query already recorded the cause: keep it */
+                if (err) w_error_delete(err);
+                if (trap) w_trap_delete(trap);
+            } else if (trap) {
                 if (err) w_error_delete(err);
                 h->fault = FAULT_NESTED_TRAP;
                 h->fault_ptr = trap;
@@ -182,7 +184,7 @@ static void *cb_get_query(void *env, void *caller, val_raw_t *a, size_t n) {
     if ((uint64_t)ptr_at + 4 > end) end = (uint64_t)ptr_at + 4;
     if ((uint64_t)len_at + 4 > end) end = (uint64_t)len_at + 4;
     if (end > size) {
-        clear_fault(h);
+        clear_fault(h); /* nothing recorded can be pending here: a recorded fault aborts the call */
         h->fault = FAULT_INVALID;
         snprintf(h->fault_msg, sizeof h->fault_msg, "buffer out of bounds (memory is %zu bytes)", size);
         return host_trap("host function get_query failed: buffer out of bounds");

@@ -59,7 +59,8 @@ STATS_DDL = """CREATE TABLE stats_wasm_modules (
     instances_idle INTEGER NOT NULL,
     compiled_from VARCHAR NOT NULL,
     host_version_requirement VARCHAR NOT NULL,
-    last_error VARCHAR NOT NULL)"""
+    last_error VARCHAR NOT NULL,
+    call_path VARCHAR NOT NULL)"""
 
 POLICIES = ("fail_closed", "fail_open")
 _SHA = re.compile(r"[0-9a-f]{64}")

@@ -145,7 +145,8 @@ class WasmPlugin:
         db.execute("DELETE FROM stats.stats_wasm_modules")
         for name, mod in sorted(self.modules.modules.items()):
             s, pool = mod.stats.snapshot(), mod.guest.pool
-            db.execute("INSERT INTO stats.stats_wasm_modules VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+            db.execute("INSERT INTO stats.stats_wasm_modules VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
                 name, mod.guest.sha256, s["calls"], s["errors"], s["traps"], s["timeouts"], s["fuel_exhausted"],
                 s["invalid"], s["failed_open"], s["total_us"], s["max_us"], pool.created, pool.discarded,
-                len(pool.idle), mod.guest.compiled_from, mod.requirement, s["last_error"]))
+                len(pool.idle), mod.guest.compiled_from, mod.requirement, s["last_error"],
+                "native" if mod.guest.engine.native else "ctypes"))

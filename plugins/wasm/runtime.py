@@ -191,7 +191,8 @@ def _make_trampoline(fn: HostFunction, native: bool) -> Any:
             inst.host_checkpoint(ctx)
             return 0
         except GuestFault as exc:  # the guest broke the ABI (or a nested call faulted): abort the call
-            inst.host_fault = exc  # type: ignore[union-attr]
+            if inst.host_fault is None:  # type: ignore[union-attr]  # the first (innermost) fault is the cause
+                inst.host_fault = exc  # type: ignore[union-attr]
             return ctypes.cast(wasmtime.Trap(str(exc))._consume(), ctypes.c_void_p).value
         except BaseException as exc:  # noqa: BLE001 - a host bug must become a trap, never unwind through wasm
             log.error("host function %s failed: %s: %s", name, type(exc).__name__, exc)
@@ -482,9 +483,11 @@ class GuestInstance:
         """Nested call of the guest's ``proxyd_alloc`` from inside a host function (0 = failed)."""
         func, raw, raw_addr, n, _ = self._alloc
         raw[0].i32 = size
-        if _call_unchecked(ctx, func, raw_addr, n, self._trap_addr) or self._trap.value:
+        err = _call_unchecked(ctx, func, raw_addr, n, self._trap_addr)
+        if err or self._trap.value:
             self.broken = True
-            raise self._fault(0, nested=True) if self._trap.value else GuestTrap("proxyd_alloc failed")
+            trap, self._trap.value = self._trap.value, None
+            raise self._classify(err or 0, trap)
         return raw[0].i32 & 0xFFFFFFFF
 
     def give(self, ctx: int, data: bytes, ptr_at: int, len_at: int) -> bool:
@@ -695,10 +698,8 @@ class NativeGuestInstance(GuestInstance):
         kind, detail = found
         if kind == "invalid":
             return GuestInvalid(detail)
-        if kind == "trap":  # the nested proxyd_alloc call trapped: timeout, fuel or a trap of its own
-            return self._classify(0, detail)
-        _discard(detail, None)
-        return GuestTrap("proxyd_alloc failed")
+        # the nested proxyd_alloc call failed: timeout, fuel, a trap of its own, or an error
+        return self._classify(0, detail) if kind == "trap" else self._classify(detail, None)
 
 
 class InstancePool:
