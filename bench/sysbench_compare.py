@@ -4,9 +4,9 @@ Usage: python bench/sysbench_compare.py [--time 10] [--tables 4] [--table-size 1
 
 Needs sysbench and a MariaDB (``PROXYD_TEST_MARIADB=host:port:user:password``, default
 127.0.0.1:3307:root:). Each configuration (1 and 8 threads, text and prepared statements) runs
-direct, through a byte relay (the floor), through proxyd and through proxyd with its callback
-fast path switched off (``coro``), back to back, so all see the same machine load; the figure that
-matters is the ratio. proxyd's CPU cost per query comes from its /proc counters over the run.
+direct, through a byte relay (the floor), through proxyd, through proxyd with its C relay switched off
+(``py``) and with its callback fast path switched off (``coro``), back to back, so all see the same
+machine load; the figure that matters is the ratio. proxyd's CPU cost per query comes from its /proc counters over the run.
 Targets (the issue's): >= 0.55 of direct at 1 thread, >= 0.35 at 8 threads.
 """
 
@@ -85,6 +85,7 @@ def main() -> int:
     ap.add_argument("--time", type=int, default=10, help="seconds per sysbench run (default 10)")
     ap.add_argument("--tables", type=int, default=4)
     ap.add_argument("--table-size", type=int, default=10000)
+    ap.add_argument("--repeat", type=int, default=1, help="sweeps over the four configurations (default 1)")
     args = ap.parse_args()
     if shutil.which("sysbench") is None:
         print("sysbench is not installed: nothing measured")
@@ -95,17 +96,21 @@ def main() -> int:
               "CREATE USER IF NOT EXISTS 'sbtest'@'localhost' IDENTIFIED BY 'sbtest';"
               "GRANT ALL ON sbtest.* TO 'sbtest'@'%'; GRANT ALL ON sbtest.* TO 'sbtest'@'localhost'")
     sysbench(port, args, "prepare")
-    proxy = MariadbProxyd()
-    proxy.spawn()
-    # the same proxyd with its callback fast path switched off: every statement on the coroutine path
-    coro = MariadbProxyd()
-    os.environ["PROXYD_NO_FAST_PATH"] = "1"
-    try:
-        coro.spawn()
-    finally:
-        del os.environ["PROXYD_NO_FAST_PATH"]
-    proxy.wait_ready()
-    coro.wait_ready()
+    # proxyd as shipped, then the same code with its C half off (PROXYD_NO_NATIVE: the Python fast
+    # path), then with the callback fast path off (PROXYD_NO_FAST_PATH: every statement on the
+    # coroutine path): what each layer of the data path buys, measured in the same run
+    variants = {"proxyd": {}, "py": {"PROXYD_NO_NATIVE": "1"}, "coro": {"PROXYD_NO_FAST_PATH": "1"}}
+    proxies: dict[str, MariadbProxyd] = {}
+    for name, env in variants.items():
+        proxies[name] = MariadbProxyd()
+        os.environ.update(env)
+        try:
+            proxies[name].spawn()
+        finally:
+            for key in env:
+                del os.environ[key]
+    for proxy in proxies.values():
+        proxy.wait_ready()
     relay_port = free_port()
     relay = subprocess.Popen([sys.executable, str(Path(__file__).with_name("relay_floor.py")), str(relay_port),
                               host, str(port)], stdout=subprocess.PIPE, text=True, env=child_env())
@@ -114,37 +119,34 @@ def main() -> int:
     print(machine_line())
     print(f"sysbench oltp_point_select, {args.tables} tables x {args.table_size} rows, {args.time} s per run; "
           f"MariaDB at {host}:{port}")
-    print("floor: a uvloop byte relay that parses nothing (bench/relay_floor.py); "
-          "'of floor' = proxyd q/s / floor q/s;\n"
-          "coro: proxyd with PROXYD_NO_FAST_PATH=1 (every statement on the coroutine path)")
-    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>11} {'floor q/s':>10} {'proxyd q/s':>11} {'coro q/s':>9} "
-          f"{'floor':>6} {'ratio':>6} {'target':>7} {'coro':>5} {'of floor':>8} {'CPU us/q floor':>14} {'proxyd':>7} "
-          f"{'coro':>6}")
+    print("ratio = q/s through it / q/s direct. floor: a uvloop byte relay that parses nothing "
+          "(bench/relay_floor.py);\nproxyd: as shipped (C relay when built); py: PROXYD_NO_NATIVE=1 (Python fast "
+          "path); coro: PROXYD_NO_FAST_PATH=1.\nCPU: microseconds of the relay's own process per query (user+sys).")
+    names = ["floor", *proxies]
+    print(f"{'threads':>7} {'mode':>9} {'direct q/s':>10} " + " ".join(f"{n + ' q/s':>10}" for n in names) + " "
+          + " ".join(f"{n:>6}" for n in names) + f" {'target':>7}  CPU us/q: " + " ".join(f"{n:>6}" for n in names))
+    targets = {"floor": (relay.pid, relay_port), **{n: (p.proc.pid, p.sql_port) for n, p in proxies.items()}}
     try:
-        for threads in (1, 8):
-            for mode, label in (("disable", "text"), ("auto", "prepared")):
-                common = (f"--threads={threads}", f"--time={args.time}", f"--db-ps-mode={mode}", "run")
-                direct, _ = qps(sysbench(port, args, *common))
-                before = cpu_ticks(relay.pid)
-                floor, floor_count = qps(sysbench(relay_port, args, *common))
-                floor_cpu = (cpu_ticks(relay.pid) - before) * tick_us / max(floor_count, 1)
-                before = cpu_ticks(proxy.proc.pid)
-                through, count = qps(sysbench(proxy.sql_port, args, *common))
-                cpu_us = (cpu_ticks(proxy.proc.pid) - before) * tick_us / max(count, 1)
-                before = cpu_ticks(coro.proc.pid)
-                coro_qps, coro_count = qps(sysbench(coro.sql_port, args, *common))
-                coro_cpu = (cpu_ticks(coro.proc.pid) - before) * tick_us / max(coro_count, 1)
-                ratio = through / direct
-                verdict = "ok" if ratio >= TARGETS[threads] else "below"
-                print(f"{threads:>7} {label:>9} {direct:>11.0f} {floor:>10.0f} {through:>11.0f} {coro_qps:>9.0f} "
-                      f"{floor / direct:>6.2f} {ratio:>6.2f} {'>=' + str(TARGETS[threads]):>7} "
-                      f"{coro_qps / direct:>5.2f} {through / floor:>8.2f} {floor_cpu:>14.1f} {cpu_us:>7.1f} "
-                      f"{coro_cpu:>6.1f} {verdict}")
+        for _ in range(args.repeat):
+            for threads in (1, 8):
+                for mode, label in (("disable", "text"), ("auto", "prepared")):
+                    common = (f"--threads={threads}", f"--time={args.time}", f"--db-ps-mode={mode}", "run")
+                    direct, _ = qps(sysbench(port, args, *common))
+                    rates, cpus = {}, {}
+                    for name, (pid, target_port) in targets.items():
+                        before = cpu_ticks(pid)
+                        rates[name], count = qps(sysbench(target_port, args, *common))
+                        cpus[name] = (cpu_ticks(pid) - before) * tick_us / max(count, 1)
+                    verdict = "ok" if rates["proxyd"] / direct >= TARGETS[threads] else "below"
+                    print(f"{threads:>7} {label:>9} {direct:>10.0f} " + " ".join(f"{rates[n]:>10.0f}" for n in names)
+                          + " " + " ".join(f"{rates[n] / direct:>6.2f}" for n in names)
+                          + f" {'>=' + str(TARGETS[threads]):>7}            " + " ".join(f"{cpus[n]:>6.1f}" for n in names)
+                          + f" {verdict}", flush=True)
     finally:
         relay.terminate()
         relay.wait()
-        proxy.stop()
-        coro.stop()
+        for proxy in proxies.values():
+            proxy.stop()
         sysbench(port, args, "cleanup")
     return 0
 

@@ -161,19 +161,24 @@ class SqlFrontend:
     def fast_done(self, session: SqlSession, sql: str, schema: str | None, out: Any, start_ns: int,
                   end_ns: int) -> None:
         """:meth:`end` for a statement no hook saw (the fast path): no QueryContext, same stats."""
-        elapsed = (end_ns - start_ns) // 1000
-        session.command, session.info = "Sleep", None
         if isinstance(out, ProxydError):
-            session.last_warnings = [Warning_("Error", out.code, out.message)]
+            warnings, affected, sent = [Warning_("Error", out.code, out.message)], 0, 0
         else:
-            session.last_warnings = out.warnings
+            warnings = out.warnings
+            sent = row_count(out) if isinstance(out, ResultSet) else 0
+            affected = out.affected_rows if isinstance(out, Ok) else 0
+        self.fast_count(session, sql, schema, affected, sent, (end_ns - start_ns) // 1000, warnings)
+
+    def fast_count(self, session: SqlSession, sql: str, schema: str | None, affected: int, sent: int,
+                   elapsed: int, warnings: list | None = None) -> None:
+        """The stats of a fast-path statement (also for the C relay, which has only the counts)."""
+        session.command, session.info = "Sleep", None
+        session.last_warnings = warnings if warnings is not None else []
         stats = self.core.stats
         stats.globals["Questions"] += 1
         d = None
         if self.query_digests:
             d = digest(sql, self.digest_options)
-            sent = row_count(out) if isinstance(out, ResultSet) else 0
-            affected = out.affected_rows if isinstance(out, Ok) else 0
             key = (session.hostgroup, schema or "", session.user, session.client_host if self.track_hostname else "",
                    d.hex)
             stats.digests.record(key, d.text, elapsed, affected, sent)

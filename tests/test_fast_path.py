@@ -19,7 +19,7 @@ import pymysql
 import pytest
 
 from tests.conftest import Proxyd
-from tests.test_mysql_backend import _admin_conn, _server
+from tests.test_mysql_backend import _admin_conn, app_database
 
 DB = "pxt_fast"
 USER, PASSWORD = "pxt_fast_app", "fast-pw"
@@ -27,24 +27,8 @@ USER, PASSWORD = "pxt_fast_app", "fast-pw"
 
 @pytest.fixture(scope="module")
 def server():
-    srv = _server()
-    if srv is None:
-        pytest.skip("no MariaDB/MySQL server: set PROXYD_TEST_MARIADB=host:port:user:password "
-                    "(or run one on 127.0.0.1:3307, root without password)")
-    conn = _admin_conn(srv)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-        cur.execute(f"DROP USER IF EXISTS '{USER}'@'%'")
-        cur.execute(f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'")
-        cur.execute(f"GRANT ALL ON {DB}.* TO '{USER}'@'%'")
-        cur.execute(f"CREATE TABLE {DB}.t (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB")
-        cur.execute(f"INSERT INTO {DB}.t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
-    yield srv
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"DROP USER IF EXISTS '{USER}'@'%'")
-    conn.close()
+    yield from app_database(DB, USER, PASSWORD, f"CREATE TABLE {DB}.t (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB",
+                            f"INSERT INTO {DB}.t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
 
 
 @pytest.fixture(scope="module")

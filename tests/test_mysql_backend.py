@@ -41,6 +41,29 @@ def _admin_conn(srv: tuple[str, int, str, str], **kw) -> pymysql.connections.Con
     return pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True, **kw)
 
 
+def app_database(db: str, user: str, password: str, *setup: str):
+    """A generator for a module fixture: the server, with a fresh database ``db`` that ``user`` may use
+    (both dropped afterwards) and ``setup`` statements run in it. Skips without a server."""
+    srv = _server()
+    if srv is None:
+        pytest.skip("no MariaDB/MySQL server: set PROXYD_TEST_MARIADB=host:port:user:password "
+                    "(or run one on 127.0.0.1:3307, root without password)")
+    conn = _admin_conn(srv)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
+        cur.execute(f"CREATE DATABASE {db}")
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT ALL ON {db}.* TO '{user}'@'%'")
+        for sql in setup:
+            cur.execute(sql)
+    yield srv
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+    conn.close()
+
+
 @pytest.fixture(scope="module")
 def server():
     srv = _server()

@@ -594,20 +594,10 @@ class MysqlSession:
         client's values are). None (nothing sent, nothing taken)
         otherwise: the caller takes the coroutine path. The reply is then read with
         :meth:`fast_reply` (from the connection's receive callback) or :meth:`fast_finish`."""
-        if self._closed or classify(sql) is not None:
+        if classify(sql) is not None:
             return None
-        bc = self._pinned
+        bc = self._fast_conn()
         if bc is None:
-            bc = self._backend.take(self)
-            if bc is None:
-                return None
-        elif not bc.usable:
-            return None
-        proto = bc.proto
-        if (proto._read_waiter is not None or proto.length != proto.pos
-                or (bc.state is not self._state and bc.state != self._state)
-                or (bc.schema != self.schema and self.schema is not None)):
-            self._give_back(bc)
             return None
         try:
             if params is None and raw_params is None:
@@ -632,6 +622,58 @@ class MysqlSession:
             self._failed(bc, exc)
             raise
         return bc
+
+    def _fast_conn(self) -> BackendConn | None:
+        """The connection for a fast-path statement, if one is at hand (pinned, or idle in the pool)
+        already in the session's schema and state, with nothing unread; else None."""
+        if self._closed:
+            return None
+        bc = self._pinned
+        if bc is None:
+            bc = self._backend.take(self)
+            if bc is None:
+                return None
+        elif not bc.usable:
+            return None
+        proto = bc.proto
+        if (proto._read_waiter is not None or proto.length != proto.pos
+                or (bc.state is not self._state and bc.state != self._state)
+                or (bc.schema != self.schema and self.schema is not None)):
+            self._give_back(bc)
+            return None
+        return bc
+
+    def fast_take(self, nbytes: int) -> BackendConn | None:
+        """For the C relay (``proxyd/wire/_native_relay.c``), which checked the statement itself and
+        writes the client's COM_QUERY packet (``nbytes`` of payload) as it is: the connection, marked
+        as having that command sent, or None. Only while the session's SQL text is utf-8, as the
+        client's is."""
+        if self._encoding not in _UTF8:
+            return None
+        bc = self._fast_conn()
+        if bc is not None:
+            bc.raw._next_seq_id = 1
+            bc.sent += nbytes
+        return bc
+
+    def fast_take_stmt(self, sql: str, count: int, nbytes: int) -> tuple[BackendConn, bytes] | None:
+        """:meth:`fast_take` for a COM_STMT_EXECUTE of ``sql`` with ``count`` parameters: the connection
+        and the header of its own server-side statement (the C relay appends the client's parameter
+        block), if that statement is prepared on it already; else None."""
+        if self._encoding not in _UTF8:
+            return None
+        bc = self._fast_conn()
+        if bc is None:
+            return None
+        key = (sql, bc.schema, bc.state)
+        st = bc.stmts.get(key)
+        if st is None or st.params != count:
+            self._give_back(bc)
+            return None
+        bc.stmts.move_to_end(key)
+        bc.raw._next_seq_id = 1
+        bc.sent += nbytes
+        return bc, st.header
 
     def _give_back(self, bc: BackendConn) -> None:
         if self._pinned is not bc:

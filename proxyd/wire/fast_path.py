@@ -21,6 +21,14 @@ a lost connection) is finished by a task running the coroutine code (``MysqlSess
 The backend side needs no protocol of its own: asyncmy's receive protocol wakes its reader by
 calling ``done()`` / ``set_result()`` on ``_read_waiter``; a :class:`_Wake` placed there is called
 synchronously when backend bytes arrive (or the connection is lost).
+
+In C: when the optional extension ``proxyd.wire._native_relay`` is built (and ``PROXYD_NO_NATIVE``
+is not set), its ``RelayCore`` is FastPath's base class and takes the commonest case without running
+Python code per packet: a plain SELECT/INSERT/UPDATE/DELETE/REPLACE as COM_QUERY, whose packet is
+forwarded as the client framed it, and a small plain reply (one result set, or an OK without insert
+id), relayed to the client; Python then only settles the connection and counts the statement
+(:meth:`FastPath._native_done`). Whatever the C code does not accept goes to the Python code below,
+which handles every case, from the same unconsumed bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 from proxyd.errors import ProxydError, to_proxyd_error
 from proxyd.wire.binary import parse_execute_params
+
+try:
+    from proxyd.wire._native_relay import RelayCore
+except ImportError:  # not built (no C compiler at install time): the Python code does everything
+    RelayCore = None
 
 if TYPE_CHECKING:
     from proxyd.wire.sql_connection import SqlConnection
@@ -48,6 +61,11 @@ _INTERRUPTED = (1317, "70100", "Query execution was interrupted")
 # PROXYD_NO_FAST_PATH=1 in the daemon's environment: every statement takes the coroutine path
 # (for A/B measurements, and to rule the fast path out when chasing a bug).
 DISABLED = bool(os.environ.get("PROXYD_NO_FAST_PATH"))
+# PROXYD_NO_NATIVE=1: the C half is not used even when built (A/B measurements, ruling it out).
+NATIVE = RelayCore is not None and not os.environ.get("PROXYD_NO_NATIVE")
+_BASES: tuple = (RelayCore, asyncio.Protocol) if NATIVE else (asyncio.Protocol,)
+_UTF8_CODECS = frozenset({"utf-8", "utf8", "utf_8"})
+_PROTOCOL_41 = 1 << 9
 
 
 class _Wake:
@@ -74,11 +92,12 @@ def usable_for(conn: "SqlConnection") -> bool:
             and hasattr(getattr(conn.proxyd_session, "backend", None), "fast_send"))
 
 
-class FastPath(asyncio.Protocol):
+class FastPath(*_BASES):  # type: ignore[misc]
     """The client transport's protocol during the command phase (see the module docstring)."""
 
     def __init__(self, conn: "SqlConnection"):
         self.conn = conn
+        self.native = False  # the C half may take statements (decided in park())
         self.transport = conn.stream.writer.transport
         self.inner: asyncio.StreamReaderProtocol = self.transport.get_protocol()  # the coroutine's reader
         self.buf = bytearray()
@@ -99,6 +118,11 @@ class FastPath(asyncio.Protocol):
         self.types: dict[int, tuple[list, bytes]] = {}  # statement id -> (its param_types, as wire bytes)
         self.wake = _Wake(self._backend_data)
         self.counters = conn.frontend.core.stats.globals  # stats_mysql_global
+        # what the C half reads (see _native_relay.c)
+        self.hooks = conn.frontend.hooks
+        self.seq = conn.stream.seq
+        self.query_attrs = bool(conn.caps & _QUERY_ATTRIBUTES)
+        self.session = self.take = None
         self.transport.set_protocol(self)
 
     @property
@@ -106,7 +130,8 @@ class FastPath(asyncio.Protocol):
         return self.bc is not None or self.task is not None
 
     # -- transport callbacks ------------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
+    def _py_data_received(self, data: bytes) -> None:
+        """``data_received`` in Python (the C half calls it for what it does not take)."""
         if not self.parked:
             self.inner.data_received(data)
             return
@@ -158,6 +183,8 @@ class FastPath(asyncio.Protocol):
         if self.closed:
             return
         self.parked = True
+        if NATIVE:
+            self._native_setup()
         self.waiter = fut = asyncio.get_running_loop().create_future()
         if self.buf or self.eof:
             self._next()
@@ -165,6 +192,49 @@ class FastPath(asyncio.Protocol):
             await fut
         finally:
             self.waiter = None
+
+    def _native_setup(self) -> None:
+        """May the C half take statements now? Only what it forwards unchanged: utf-8 both sides (it
+        does not re-encode the statement), protocol 4.1 OK packets. Re-decided on every park(): the
+        session changes (SET NAMES, COM_RESET_CONNECTION) only on the coroutine path."""
+        conn = self.conn
+        session = conn.proxyd_session
+        backend = getattr(session, "backend", None)
+        take = getattr(backend, "fast_take", None)
+        self.session, self.backend, self.take = session, backend, take
+        self.take_stmt = getattr(backend, "fast_take_stmt", None)
+        self.statements = conn.statements
+        self.native = bool(take is not None and conn.caps & _PROTOCOL_41 and conn.codec.lower() in _UTF8_CODECS)
+
+    def _native_done(self, bc: Any, status: int, affected: int, rows: int, nbytes: int, end_ns: int) -> None:
+        """The C half answered the client: settle the backend connection, count the statement."""
+        try:
+            bc.status, bc.warnings = status, 0
+            bc.recv += nbytes
+            bc.queries += 1
+            self.backend._settle(bc)
+            conn = self.conn
+            conn.refresh_status()
+            conn.frontend.fast_count(conn.proxyd_session, self.sql, self.schema, affected, rows,
+                                     (end_ns - self.start_ns) // 1000)
+            counters = self.counters
+            counters["Queries_fast_path"] += 1
+            counters["Queries_fast_path_native"] += 1
+        except Exception:
+            log.exception("fast path: statement bookkeeping failed")
+        if self.buf:
+            self._next()
+
+    def _native_failed(self, bc: Any, exc: BaseException) -> None:
+        """The C half could not write the statement to ``bc``: the statement's error, as fast_send's."""
+        err = ProxydError(f"MySQL server has gone away ({exc})", 2006, "HY000")
+        bc.broken = True
+        try:
+            self.backend._failed(bc, err)
+        except Exception:
+            log.exception("fast path: dropping a backend connection failed")
+        self._finish(err)
+        self._next()
 
     def interrupt(self) -> None:
         """KILL (QUERY or CONNECTION) of the statement in flight: the client gets error 1317."""
@@ -392,3 +462,7 @@ class FastPath(asyncio.Protocol):
             self.counters["Queries_fast_path"] += 1
         except Exception:
             log.exception("fast path: statement bookkeeping failed")
+
+
+if not NATIVE:
+    FastPath.data_received = FastPath._py_data_received  # type: ignore[method-assign]
