@@ -277,6 +277,15 @@ def _setup(p: ProxydProcess, tables: tuple[str, ...]):
     return app
 
 
+def _stats_row(p: ProxydProcess, module: str) -> tuple[int, int, str]:
+    conn = p.admin()
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT calls, total_us, call_path FROM stats_wasm_modules WHERE name = '{module}'")
+        calls, total, path = cur.fetchone()
+    conn.close()
+    return int(calls), int(total), path
+
+
 def end_to_end(statements: int, rounds: int) -> None:
     with _Proxyd({}, plugins=("filters", "wasm")) as p, _Proxyd({"PROXYD_NO_NATIVE": "1"}, plugins=("filters", "wasm")) as q:
         p.spawn()
@@ -322,6 +331,11 @@ def end_to_end(statements: int, rounds: int) -> None:
             us = statistics.median(samples[(d, t)])
             print(f"{label:52} {us:9.1f} {us - base:9.1f} {us / base:7.3f}")
         print("target: WASM_PLUGIN (inline) at most 25 µs above 'no filter matches'")
+        for name, d in (("native" if NATIVE else "default", p), ("PROXYD_NO_NATIVE=1", q if "q" in conns else None)):
+            if d is not None:  # the daemon's own measure of the guest call (call_guest: pool, call, verdict, stats)
+                calls, total, path = _stats_row(d, "allow.wasm")
+                print(f"inside the daemon ({name}, call_path {path}): call_guest {total / max(1, calls):.1f} µs "
+                      f"on average over {calls} calls")
         for c in cursors.values():
             c.close()
         if "q" in conns:

@@ -73,6 +73,11 @@ def test_environment_selects_the_path():
     on = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
                         check=True).stdout.split()
     assert on[0] == str(BUILT)  # built: used by default; not built: the ctypes path, and it says why
+    # an extension that cannot be imported (not built): the ctypes path, and the reason is kept
+    missing = "import sys; sys.modules['plugins.wasm._native_call'] = None; " + code
+    out = subprocess.run([sys.executable, "-c", missing], env=env, cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.startswith("False not built (")
 
 
 @needs_native

@@ -548,12 +548,7 @@ class GuestInstance:
         call from inside a host function (the caller's context; the outer call's limits apply).
         Raises a :class:`GuestFault` subclass; the instance is then marked broken.
         """
-        func, raw, raw_addr, n, wide = self.funcs[name]
-        for i, a in enumerate(args):
-            if wide[i]:
-                raw[i].i64 = a
-            else:
-                raw[i].i32 = a
+        func, raw, raw_addr, n = self._place(name, args)
         if ctx:
             err = _call_unchecked(ctx, func, raw_addr, n, self._trap_addr)
         else:
@@ -569,6 +564,16 @@ class GuestInstance:
             self.broken = True
             raise self._fault(err, nested=bool(ctx))
         return raw[0].i64 if result_i64 else raw[0].i32
+
+    def _place(self, name: str, args: Sequence[int]) -> tuple[int, Any, int, int]:
+        """Export ``name``'s raw value array with ``args`` in place: (func, array, its address, length)."""
+        func, raw, raw_addr, n, wide = self.funcs[name]
+        for i, a in enumerate(args):
+            if wide[i]:
+                raw[i].i64 = a
+            else:
+                raw[i].i32 = a
+        return func, raw, raw_addr, n
 
     def call_event(self, name: str, state: Any, text: str | None = None) -> int:
         """:meth:`call` for an export without parameters returning i32, from outside any guest call:
@@ -667,12 +672,7 @@ class NativeGuestInstance(GuestInstance):
     def call(self, name: str, args: Sequence[int], state: Any, *, ctx: int = 0, result_i64: bool = False) -> int:
         if ctx:  # nested, from inside a host function: the outer call's limits and handle apply
             return super().call(name, args, state, ctx=ctx, result_i64=result_i64)
-        func, raw, raw_addr, n, wide = self.funcs[name]
-        for i, a in enumerate(args):
-            if wide[i]:
-                raw[i].i64 = a
-            else:
-                raw[i].i32 = a
+        func, raw, raw_addr, n = self._place(name, args)
         if self.native.call(func, raw_addr, n, None, state) is None:
             self.broken = True
             raise self._native_fault()
