@@ -30,6 +30,7 @@ Choices made where the spec leaves room (and where proxyd differs from ProxySQL'
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 
@@ -532,6 +533,7 @@ _CACHE_SIZE = 4096
 _CACHE_MAX_SQL = 512
 _cache: dict[str, Digest] = {}
 _cache_opts: DigestOptions = DEFAULT
+_cache_shapes = True  # _shape_ok(_cache_opts)
 
 
 def clear_cache() -> None:
@@ -548,6 +550,12 @@ def clear_cache() -> None:
 # is left alone, so names stay distinct.
 _SHAPES: dict[str, Digest] = {}
 _MASK = re.compile(r"'[^'\\]*(?:''[^'\\]*)*'|(?<![\w$.])[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?(?![\w$.])")
+try:  # the same substitution in C for ASCII text (None otherwise): ~20x faster than the regex
+    from proxyd._native_digest import mask_literals as _native_mask
+except ImportError:  # not built: the regex does it
+    _native_mask = None
+if os.environ.get("PROXYD_NO_NATIVE"):
+    _native_mask = None
 
 
 def _maskable(sql: str) -> bool:
@@ -561,19 +569,23 @@ def _shape_ok(o: DigestOptions) -> bool:
 
 def digest(sql: str, options: DigestOptions = DEFAULT) -> Digest:
     """The digest of ``sql`` under ``options`` (spec §13)."""
-    global _cache_opts
+    global _cache_opts, _cache_shapes
     if len(sql) > _CACHE_MAX_SQL:
         return _compute(sql, options)
     if options is not _cache_opts:
         if options != _cache_opts:
             _cache.clear()
             _SHAPES.clear()
-        _cache_opts = options
+        _cache_opts, _cache_shapes = options, _shape_ok(options)
     d = _cache.get(sql)
     if d is None:
         shape = None
-        if _shape_ok(options) and _maskable(sql):
-            shape = _MASK.sub("?", sql)
+        # _maskable, inline: this runs for every statement sent as text
+        if _cache_shapes and not ("/*" in sql or "--" in sql or "#" in sql or '"' in sql or "`" in sql
+                                  or "\\" in sql):
+            shape = _native_mask(sql) if _native_mask is not None else None
+            if shape is None:
+                shape = _MASK.sub("?", sql)
             d = _SHAPES.get(shape)
             if d is not None:
                 return d  # not added to the exact cache: literal-varying texts would only churn it

@@ -66,6 +66,7 @@ NATIVE = RelayCore is not None and not os.environ.get("PROXYD_NO_NATIVE")
 _BASES: tuple = (RelayCore, asyncio.Protocol) if NATIVE else (asyncio.Protocol,)
 _UTF8_CODECS = frozenset({"utf-8", "utf8", "utf_8"})
 _PROTOCOL_41 = 1 << 9
+_AUTOCOMMIT = 0x0002  # SERVER_STATUS_AUTOCOMMIT
 
 
 class _Wake:
@@ -214,7 +215,7 @@ class FastPath(*_BASES):  # type: ignore[misc]
             bc.queries += 1
             self.backend._settle(bc)
             conn = self.conn
-            conn.refresh_status()
+            conn.status_flags = _AUTOCOMMIT  # what the relayed reply said (only such replies come here)
             conn.frontend.fast_count(conn.proxyd_session, self.sql, self.schema, affected, rows,
                                      (end_ns - self.start_ns) // 1000)
             counters = self.counters
