@@ -406,11 +406,19 @@ static PyTypeObject HandleType = {
 };
 
 /* -- module ------------------------------------------------------------------------------------------ */
-static PyObject *mod_setup(PyObject *m, PyObject *addrs) {
+static PyObject *mod_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
     (void)m;
     void *p[9];
-    if (!PyTuple_Check(addrs) || PyTuple_GET_SIZE(addrs) != 9) {
-        PyErr_SetString(PyExc_TypeError, "setup() takes a tuple of 9 function addresses");
+    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 9) {
+        PyErr_SetString(PyExc_TypeError, "setup(addresses: tuple of 9 function addresses, sizeof(wasmtime_val_raw_t))");
+        return NULL;
+    }
+    PyObject *addrs = args[0];
+    Py_ssize_t raw_size = PyLong_AsSsize_t(args[1]);
+    if (raw_size == -1 && PyErr_Occurred()) return NULL;
+    if (raw_size != (Py_ssize_t)sizeof(val_raw_t)) { /* a wasmtime whose values this file does not know */
+        PyErr_Format(PyExc_RuntimeError, "wasmtime_val_raw_t is %zd bytes, this extension expects %zu", raw_size,
+                     sizeof(val_raw_t));
         return NULL;
     }
     for (int i = 0; i < 9; i++) {
@@ -449,7 +457,8 @@ static PyObject *mod_callbacks(PyObject *m, PyObject *unused) {
 }
 
 static PyMethodDef mod_methods[] = {
-    {"setup", mod_setup, METH_O, "the wasmtime C API function addresses (see runtime.py)"},
+    {"setup", (PyCFunction)(void (*)(void))mod_setup, METH_FASTCALL,
+     "setup(addresses, sizeof(wasmtime_val_raw_t)): the wasmtime C API functions (see runtime.py)"},
     {"current", mod_current, METH_NOARGS, "the Handle of the guest call running on this thread, or None"},
     {"callbacks", mod_callbacks, METH_NOARGS, "{host function name: address of its C implementation}"},
     {NULL, NULL, 0, NULL},

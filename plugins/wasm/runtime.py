@@ -78,10 +78,14 @@ if not NATIVE_DISABLED:
     except ImportError as exc:
         NATIVE_ERROR = f"not built ({exc})"
     else:
-        _native.setup(tuple(ctypes.cast(getattr(_lib, name), ctypes.c_void_p).value for name in (
-            "wasmtime_func_call_unchecked", "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
-            "wasmtime_memory_data", "wasmtime_memory_data_size", "wasmtime_caller_context", "wasmtime_trap_new",
-            "wasmtime_error_delete", "wasm_trap_delete")))
+        try:
+            _native.setup(tuple(ctypes.cast(getattr(_lib, name), ctypes.c_void_p).value for name in (
+                "wasmtime_func_call_unchecked", "wasmtime_context_set_fuel", "wasmtime_context_set_epoch_deadline",
+                "wasmtime_memory_data", "wasmtime_memory_data_size", "wasmtime_caller_context", "wasmtime_trap_new",
+                "wasmtime_error_delete", "wasm_trap_delete")), ctypes.sizeof(ffi.wasmtime_val_raw))
+        except (AttributeError, RuntimeError) as exc:  # a wasmtime this extension was not written for
+            log.warning("wasm: native call path not used: %s", exc)
+            _native, NATIVE_ERROR = None, f"unusable ({exc})"
 NATIVE = _native is not None  #: the native call path is available (and not disabled)
 
 try:
