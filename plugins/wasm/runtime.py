@@ -11,6 +11,12 @@ calls. Here each export is called through ``wasmtime_func_call_unchecked`` with 
 value array, and host functions are defined once per engine with ``define_func_unchecked`` on a
 :class:`wasmtime.Linker`; a host function finds its per-call state in a thread-local, because a
 guest call runs synchronously on one thread.
+
+When the optional C extension ``plugins/wasm/_native_call.c`` is built (and ``PROXYD_NO_NATIVE`` is
+not set), engines are *native*: an outer call is one call into the extension (fuel, deadline, the
+unchecked call), host functions with a C implementation (``get_query``) never enter Python, and the
+Python host functions find the running call through the extension's thread-local instead. Both
+paths give the same verdicts, errors and faults (tests/test_wasm_native.py).
 """
 
 from __future__ import annotations
