@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib
 import importlib.metadata
 import logging
 import os
@@ -80,7 +81,7 @@ _native: Any = None
 NATIVE_ERROR = "disabled by PROXYD_NO_NATIVE" if NATIVE_DISABLED else ""
 if not NATIVE_DISABLED:
     try:
-        from plugins.wasm import _native_call as _native
+        _native = importlib.import_module("plugins.wasm._native_call")
     except ImportError as exc:
         NATIVE_ERROR = f"not built ({exc})"
     else:
