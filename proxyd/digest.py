@@ -601,6 +601,18 @@ def digest(sql: str, options: DigestOptions = DEFAULT) -> Digest:
     return d
 
 
+def shape_of(sql: str, options: DigestOptions) -> str | None:
+    """The key under which :func:`digest` shares one digest among statements that differ only in
+    their literals (same shape, same digest); None when it does not (the text has comments, quotes
+    or backslashes, the options keep digits apart, or digests were not computed under ``options``
+    yet). Lets callers memoize what they derive from a digest."""
+    if options is not _cache_opts or not _cache_shapes or "/*" in sql or "--" in sql or "#" in sql or '"' in sql \
+            or "`" in sql or "\\" in sql:
+        return None
+    shape = _native_mask(sql) if _native_mask is not None else None
+    return shape if shape is not None else _MASK.sub("?", sql)
+
+
 def literals(sql: str, options: DigestOptions = DEFAULT) -> list[str | int | float | None]:
     """The literal values that ``digest(sql, options)`` replaced with ``?``, in order, one per ``?``
     before grouping (so ``IN (1,2,3,4,5)`` gives five values although the text shows ``?,?,?,...``).

@@ -14,6 +14,7 @@ from proxyd.errors import ProxydError
 from proxyd.pipeline import HookRunner, QueryContext, kind_of, run_statement
 from proxyd.results import Ok, ResultSet, Warning_, row_count
 from proxyd.sqltext import split_statements
+from proxyd.stats import CommandCounters, DigestEntry
 from proxyd.wire.auth import Account
 
 if TYPE_CHECKING:
@@ -63,11 +64,13 @@ class SqlFrontend:
         self.digest_options = DigestOptions()
         self.commands_stats = self.query_digests = True
         self.track_hostname = False
+        self.stats_generation = 0  # changes with the variables above (see native_count)
         core.variables.on_change(lambda changed: self.apply_variables())
         self.apply_variables()
 
     def apply_variables(self) -> None:
         v = self.core.variables
+        self.stats_generation += 1
         self.commands_stats = v.get_bool("mysql-commands_stats")
         self.query_digests = v.get_bool("mysql-query_digests")
         self.track_hostname = v.get_bool("mysql-query_digests_track_hostname")
@@ -170,20 +173,45 @@ class SqlFrontend:
         self.fast_count(session, sql, schema, affected, sent, (end_ns - start_ns) // 1000, warnings)
 
     def fast_count(self, session: SqlSession, sql: str, schema: str | None, affected: int, sent: int,
-                   elapsed: int, warnings: list | None = None) -> None:
-        """The stats of a fast-path statement (also for the C relay, which has only the counts)."""
+                   elapsed: int, warnings: list | None = None) -> tuple[DigestEntry | None, list[int] | None]:
+        """The stats of a fast-path statement; the digest entry and command row it counted in."""
         session.command, session.info = "Sleep", None
         session.last_warnings = warnings if warnings is not None else []
         stats = self.core.stats
         stats.globals["Questions"] += 1
-        d = None
+        d = entry = row = None
         if self.query_digests:
             d = digest(sql, self.digest_options)
             key = (session.hostgroup, schema or "", session.user, session.client_host if self.track_hostname else "",
                    d.hex)
-            stats.digests.record(key, d.text, elapsed, affected, sent)
+            entry = stats.digests.record(key, d.text, elapsed, affected, sent)
         if self.commands_stats:
-            stats.commands.record(kind_of(sql, d), elapsed)
+            row = stats.commands.record(kind_of(sql, d), elapsed)
+        return entry, row
+
+    def native_count(self, session: SqlSession, sql: str, shape: str | None, schema: str | None, affected: int,
+                     sent: int, elapsed: int, memo: dict) -> None:
+        """:meth:`fast_count` for the C relay, with the connection's ``memo``: statements of one
+        ``shape`` (the text with its literals masked, as the digest cache keys it; a prepared
+        statement's own text) count in the same digest entry and command row, so a repeat skips the
+        digest, the key and the lookups. Valid while the stats were not reset and the variables
+        that shape them did not change."""
+        entries = self.core.stats.digests.entries
+        hit = memo.get(shape) if shape is not None else None
+        if hit is None or hit[0] is not entries or hit[1] != self.stats_generation or hit[2] != schema:
+            entry, row = self.fast_count(session, sql, schema, affected, sent, elapsed)
+            if shape is not None:
+                if len(memo) >= 256:
+                    memo.clear()
+                memo[shape] = (entries, self.stats_generation, schema, entry, row)
+            return
+        session.command, session.info = "Sleep", None
+        session.last_warnings = []
+        self.core.stats.globals["Questions"] += 1
+        if hit[3] is not None:
+            hit[3].add(elapsed, affected, sent)
+        if hit[4] is not None:
+            CommandCounters.add(hit[4], elapsed)
 
     def fast_begin(self, session: SqlSession, sql: str) -> str | None:
         """:meth:`begin` for the fast path: the processlist shows the statement; its schema."""

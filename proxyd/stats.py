@@ -22,8 +22,14 @@ class CommandCounters:
         # per kind: [total_time_us, total_cnt, *12 buckets]
         self.rows: dict[str, list[int]] = {k: [0] * 14 for k in COMMAND_KINDS}
 
-    def record(self, kind: str, elapsed_us: int) -> None:
+    def record(self, kind: str, elapsed_us: int) -> list[int]:
+        """Count one statement of ``kind``; its row (callers may keep it and :meth:`add` to it)."""
         row = self.rows.get(kind) or self.rows["UNKNOWN"]
+        self.add(row, elapsed_us)
+        return row
+
+    @staticmethod
+    def add(row: list[int], elapsed_us: int) -> None:
         row[0] += elapsed_us
         row[1] += 1
         row[2 + bisect_left(BUCKETS_US, elapsed_us)] += 1
@@ -44,6 +50,17 @@ class DigestEntry:
     sum_rows_affected: int = 0
     sum_rows_sent: int = 0
 
+    def add(self, elapsed_us: int, rows_affected: int, rows_sent: int) -> None:
+        self.count_star += 1
+        self.last_seen = int(time.time())
+        self.sum_time += elapsed_us
+        if elapsed_us < self.min_time:
+            self.min_time = elapsed_us
+        if elapsed_us > self.max_time:
+            self.max_time = elapsed_us
+        self.sum_rows_affected += rows_affected
+        self.sum_rows_sent += rows_sent
+
 
 DigestKey = tuple[int, str, str, str, str]  # hostgroup, schema, user, client address, digest
 
@@ -52,20 +69,15 @@ class DigestStats:
     def __init__(self) -> None:
         self.entries: dict[DigestKey, DigestEntry] = {}
 
-    def record(self, key: DigestKey, digest_text: str, elapsed_us: int, rows_affected: int, rows_sent: int) -> None:
+    def record(self, key: DigestKey, digest_text: str, elapsed_us: int, rows_affected: int,
+               rows_sent: int) -> DigestEntry:
+        """Count one statement; its entry (valid while ``entries`` is this same dict: a reset
+        replaces it)."""
         e = self.entries.get(key)
-        now = int(time.time())
         if e is None:
-            e = self.entries[key] = DigestEntry(digest_text, first_seen=now, min_time=elapsed_us)
-        e.count_star += 1
-        e.last_seen = now
-        e.sum_time += elapsed_us
-        if elapsed_us < e.min_time:
-            e.min_time = elapsed_us
-        if elapsed_us > e.max_time:
-            e.max_time = elapsed_us
-        e.sum_rows_affected += rows_affected
-        e.sum_rows_sent += rows_sent
+            e = self.entries[key] = DigestEntry(digest_text, first_seen=int(time.time()), min_time=elapsed_us)
+        e.add(elapsed_us, rows_affected, rows_sent)
+        return e
 
     def table_rows(self, reset: bool = False) -> list[tuple]:
         rows = [(hg, schema, user, addr, digest, e.digest_text, e.count_star, e.first_seen, e.last_seen, e.sum_time,

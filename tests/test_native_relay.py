@@ -247,3 +247,43 @@ def test_native_statements_keep_stats_and_processlist_quiet(daemons):
         assert run(c, "SHOW WARNINGS")[1] == ()
         rows = px.query(f"SELECT command FROM stats_mysql_processlist WHERE user = '{USER}'")
         assert rows and all(r[0] == "Sleep" for r in rows)
+
+
+def test_native_stats_follow_resets_variables_and_schema(daemons):
+    """The C relay's bookkeeping remembers where a statement shape's counts go (SqlFrontend.native_count):
+    a stats reset, a variable that shapes the stats and a schema change must each start afresh."""
+    px = daemons[0]
+    text = "SELECT id FROM pxt_native.m WHERE id = ?"
+
+    def counts() -> dict[tuple[str, str], int]:
+        rows = px.query("SELECT schemaname, client_address, count_star FROM stats_mysql_query_digest "
+                        f"WHERE digest_text = '{text}'")
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    with connect(px) as c:
+        run(c, "DROP TABLE IF EXISTS m")
+        run(c, "CREATE TABLE m (id INT PRIMARY KEY)")
+        run(c, "INSERT INTO m VALUES (1), (2)")
+        before = native_count(px)
+        for i in range(5):
+            run(c, f"SELECT id FROM pxt_native.m WHERE id = {i}")
+        assert counts() == {(DB, ""): 5}
+        px.query("SELECT COUNT(*) FROM stats_mysql_query_digest_reset")
+        for i in range(3):
+            run(c, f"SELECT id FROM pxt_native.m WHERE id = {i}")
+        assert counts() == {(DB, ""): 3}  # counted in the new table, not in the entry the reset dropped
+        px.query("UPDATE global_variables SET variable_value = 'true' "
+                 "WHERE variable_name = 'mysql-query_digests_track_hostname'")
+        px.query("LOAD MYSQL VARIABLES TO RUNTIME")
+        try:
+            for i in range(2):
+                run(c, f"SELECT id FROM pxt_native.m WHERE id = {i}")
+            assert counts() == {(DB, ""): 3, (DB, "127.0.0.1"): 2}
+        finally:
+            px.query("UPDATE global_variables SET variable_value = 'false' "
+                     "WHERE variable_name = 'mysql-query_digests_track_hostname'")
+            px.query("LOAD MYSQL VARIABLES TO RUNTIME")
+        run(c, "USE information_schema")
+        run(c, "SELECT id FROM pxt_native.m WHERE id = 1")
+        assert counts() == {(DB, ""): 3, (DB, "127.0.0.1"): 2, ("information_schema", ""): 1}
+        assert native_count(px) - before == 11

@@ -39,6 +39,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from proxyd.digest import shape_of
 from proxyd.errors import ProxydError, to_proxyd_error
 from proxyd.wire.binary import parse_execute_params
 
@@ -124,6 +125,7 @@ class FastPath(*_BASES):  # type: ignore[misc]
         self.seq = conn.stream.seq
         self.query_attrs = bool(conn.caps & _QUERY_ATTRIBUTES)
         self.session = self.take = None
+        self.memo: dict = {}  # statement shape -> where its stats go (SqlFrontend.native_count)
         self.transport.set_protocol(self)
 
     @property
@@ -216,8 +218,10 @@ class FastPath(*_BASES):  # type: ignore[misc]
             self.backend._settle(bc)
             conn = self.conn
             conn.status_flags = _AUTOCOMMIT  # what the relayed reply said (only such replies come here)
-            conn.frontend.fast_count(conn.proxyd_session, self.sql, self.schema, affected, rows,
-                                     (end_ns - self.start_ns) // 1000)
+            frontend, sql = conn.frontend, self.sql
+            shape = sql if self.binary else shape_of(sql, frontend.digest_options)  # a prepared text is its own
+            frontend.native_count(conn.proxyd_session, sql, shape, self.schema, affected, rows,
+                                  (end_ns - self.start_ns) // 1000, self.memo)
             counters = self.counters
             counters["Queries_fast_path"] += 1
             counters["Queries_fast_path_native"] += 1
