@@ -46,8 +46,8 @@ def admin_sql(sql: str) -> None:
 class MariadbProxyd(ProxydProcess):
     """A proxyd whose hostgroup 1 is the MariaDB, and whose user sbtest goes there."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, plugins: tuple[str, ...] = ()) -> None:
+        super().__init__(plugins)
         host, port, _, _ = mariadb_address()
         text = self.cnf.read_text().replace(
             '{ address = "embedded"; port = 0; hostgroup = 0 }',
@@ -96,13 +96,14 @@ def main() -> int:
               "CREATE USER IF NOT EXISTS 'sbtest'@'localhost' IDENTIFIED BY 'sbtest';"
               "GRANT ALL ON sbtest.* TO 'sbtest'@'%'; GRANT ALL ON sbtest.* TO 'sbtest'@'localhost'")
     sysbench(port, args, "prepare")
-    # proxyd as shipped, then the same code with its C half off (PROXYD_NO_NATIVE: the Python fast
+    # proxyd without plugins, then the same code with its C half off (PROXYD_NO_NATIVE: the Python fast
     # path), then with the callback fast path off (PROXYD_NO_FAST_PATH: every statement on the
     # coroutine path): what each layer of the data path buys, measured in the same run
-    variants = {"proxyd": {}, "py": {"PROXYD_NO_NATIVE": "1"}, "coro": {"PROXYD_NO_FAST_PATH": "1"}}
+    # ("shipped": the first-party plugins of conf/proxyd.cnf loaded, no filter or rule configured)
+    variants = {"proxyd": {}, "shipped": {}, "py": {"PROXYD_NO_NATIVE": "1"}, "coro": {"PROXYD_NO_FAST_PATH": "1"}}
     proxies: dict[str, MariadbProxyd] = {}
     for name, env in variants.items():
-        proxies[name] = MariadbProxyd()
+        proxies[name] = MariadbProxyd(("filters", "wasm", "rewriter") if name == "shipped" else ())
         os.environ.update(env)
         try:
             proxies[name].spawn()
@@ -120,8 +121,8 @@ def main() -> int:
     print(f"sysbench oltp_point_select, {args.tables} tables x {args.table_size} rows, {args.time} s per run; "
           f"MariaDB at {host}:{port}")
     print("ratio = q/s through it / q/s direct. floor: a uvloop byte relay that parses nothing "
-          "(bench/relay_floor.py);\nproxyd: as shipped (C relay when built); py: PROXYD_NO_NATIVE=1 (Python fast "
-          "path); coro: PROXYD_NO_FAST_PATH=1.\nCPU: microseconds of the relay's own process per query (user+sys).")
+          "(bench/relay_floor.py);\nproxyd: no plugin (C relay when built); shipped: with filters, wasm, rewriter "
+          "loaded, nothing configured;\npy: PROXYD_NO_NATIVE=1 (Python fast path); coro: PROXYD_NO_FAST_PATH=1.\nCPU: microseconds of the relay's own process per query (user+sys).")
     names = ["floor", *proxies]
     print(f"{'threads':>7} {'mode':>9} {'direct q/s':>10} " + " ".join(f"{n + ' q/s':>10}" for n in names) + " "
           + " ".join(f"{n:>6}" for n in names) + f" {'target':>7}  CPU us/q: " + " ".join(f"{n:>6}" for n in names))

@@ -45,6 +45,8 @@ class Core:
         self.plugin_manager.add_hookspecs(hookspecs)
         self.plugins = PluginHost(self)
         self.plugin_listeners: list[Callable[[], None]] = []  # told when the set of loaded plugins changes
+        self.plain_idle: set[str] = set()  # plugins whose pipeline hooks skip plain statements now
+        self.pipeline_listeners: list[Callable[[], None]] = []  # told when plain_idle changes
         self.stats = Stats()
         self.gauges: dict[str, Callable[[], int]] = {}  # live values for stats_mysql_global
         self.stats_providers: dict[str, Callable[[], list[tuple]]] = {
@@ -93,6 +95,17 @@ class Core:
                 impl.function(loaded=loaded)
             except Exception:
                 log.exception("plugin '%s' failed in plugins_changed", impl.plugin_name)
+
+    def set_plain_interest(self, plugin: str, wanted: bool) -> None:
+        """See Services.want_plain_statements."""
+        if wanted == (plugin not in self.plain_idle):
+            return
+        if wanted:
+            self.plain_idle.discard(plugin)
+        else:
+            self.plain_idle.add(plugin)
+        for fn in list(self.pipeline_listeners):
+            fn()
 
     def core_table_names(self) -> set[str]:
         return self._core_tables

@@ -38,8 +38,10 @@ class Daemon:
         self.paused = False
         self.digest_reset_hooks: list[Callable[[], None]] = [self.core.stats.digests.reset]
         self.client_killers: list[Callable[[int], bool]] = []
-        self.hooks = HookRunner(self.core.plugin_manager, lambda: [p.obj for p in self.core.plugins.plugins.values()])
+        self.hooks = HookRunner(self.core.plugin_manager, lambda: [p.obj for p in self.core.plugins.plugins.values()],
+                                lambda: self.core.plain_idle)
         self.core.plugin_listeners.append(self.hooks.refresh)
+        self.core.pipeline_listeners.append(self.hooks.refresh)
         self.engine: Any = None  # the embedded SQLite engine, opened at boot
         self.mysql: Any = None  # the mysql backend's pools, opened at boot
         self.sql: Any = None  # the SQL-port frontend

@@ -120,6 +120,10 @@ def embedded_engine_opened(engine: Any) -> None:
 # ``digest`` (``.text``, ``.hex``), ``normalized``, ``literals``, ``kind``, ``tables``,
 # ``leading_comment``, ``trailing_comment``, ``tree`` (sqlglot, MySQL dialect). Nothing is parsed
 # unless a hook reads ``tree`` or ``tables``; those are cached by digest.
+# Exception: plain statements (``proxyd.pipeline.plain_dml``: SELECT/INSERT/UPDATE/DELETE/REPLACE)
+# skip all five hooks while every plugin implementing one of them has called
+# ``services.want_plain_statements(False)`` (say so when your hooks have nothing to do with them, e.g.
+# no rule configured; call it with True when that changes).
 
 
 @hookspec

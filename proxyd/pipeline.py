@@ -185,10 +185,14 @@ class HookRunner:
     interested plugin pays one attribute check per stage.
     """
 
-    def __init__(self, plugin_manager: Any, order: Callable[[], list[Any]]):
-        self.pm, self.order = plugin_manager, order
+    def __init__(self, plugin_manager: Any, order: Callable[[], list[Any]],
+                 plain_idle: Callable[[], set[str]] = set):
+        self.pm, self.order, self.plain_idle = plugin_manager, order, plain_idle
         self.impls: dict[str, list[tuple[str, Callable]]] = {h: [] for h in PIPELINE_HOOKS}
         self.any = False
+        # Plain statements (plain_dml) skip the hooks: true while no plugin with a pipeline hook wants
+        # them (services.want_plain_statements). Read per statement, also by the C relay.
+        self.skip_plain = True
 
     def refresh(self) -> None:
         rank = {id(obj): i for i, obj in enumerate(self.order())}
@@ -198,6 +202,12 @@ class HookRunner:
             impls = sorted(impls, key=lambda i: rank.get(id(i.plugin), 1 << 30))
             self.impls[hook] = [(i.plugin_name, i.function) for i in impls]
         self.any = any(self.impls.values())
+        idle = self.plain_idle()
+        self.skip_plain = all(name in idle for impls in self.impls.values() for name, _ in impls)
+
+    def wants(self, sql: str) -> bool:
+        """Does any hook get this statement? (Everything while a hooked plugin wants plain statements.)"""
+        return self.any and not (self.skip_plain and plain_dml(sql))
 
     async def rewrite(self, ctx: QueryContext) -> None:
         """pre_parse then post_parse; an exception fails the statement naming the plugin."""
@@ -268,13 +278,28 @@ def _plugin_failure(plugin: str, hook: str, exc: BaseException) -> ProxydError:
 Executor = Callable[[QueryContext], Awaitable[Ok | ResultSet]]
 
 
+_PLAIN_HEADS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+_BLANK = frozenset(" \t\r\n")
+
+
+def plain_dml(sql: str) -> bool:
+    """A statement that starts (no leading blank or comment) with SELECT, INSERT, UPDATE, DELETE or
+    REPLACE and a blank: what a plugin that said ``want_plain_statements(False)`` does not see. The
+    same test as the C relay's (proxyd/wire/_native_relay.c, plain_statement's first step)."""
+    head = sql[:6].upper()
+    if head in _PLAIN_HEADS:
+        return sql[6:7] in _BLANK and head.isascii()
+    return sql[:7].upper() == "REPLACE" and sql[7:8] in _BLANK and sql[:7].isascii()
+
+
 async def run_statement(ctx: QueryContext, hooks: HookRunner, execute: Executor, *,
                         rewrite: bool = True) -> Ok | ResultSet | ProxydError:
     """Drive one statement through the hooks and the backend; never raises.
 
     ``rewrite=False`` skips pre/post-parse (a prepared statement was rewritten when prepared).
     """
-    if hooks.any:
+    hooked = hooks.wants(ctx.sql)
+    if hooked:
         if rewrite:
             try:
                 await hooks.rewrite(ctx)
@@ -287,7 +312,7 @@ async def run_statement(ctx: QueryContext, hooks: HookRunner, execute: Executor,
             ctx.result = await execute(ctx)
         except Exception as exc:
             ctx.error = to_proxyd_error(exc)
-    if hooks.any:
+    if hooked:
         await hooks.after(ctx)
         hooks.done(ctx)
     out = ctx.outcome

@@ -35,6 +35,7 @@ class Services:
         self.created_disk_tables: list[str] = []
         self.created_disk_variables: list[str] = []  # disk rows a failed init must take back
         self.cnf_sections: set[str] = set()
+        core.plain_idle.discard(plugin)  # a (re)loaded plugin starts out seeing every statement
 
     # -- registration -------------------------------------------------------------------------
     def register_table(self, db_kind: str, name: str, ddl: str, *, refresh: Callable[[], None] | None = None) -> None:
@@ -115,6 +116,15 @@ class Services:
                     and _qualname(caller.spec.namespace) == _qualname(module_or_class)):
                 caller.spec = None
         pm.add_hookspecs(module_or_class)
+
+    def want_plain_statements(self, wanted: bool) -> None:
+        """Say whether this plugin's pipeline hooks need the plain statements now: those starting with
+        SELECT, INSERT, UPDATE, DELETE or REPLACE (``proxyd.pipeline.plain_dml``). Every plugin wants
+        them until it says otherwise. While no loaded plugin with a pipeline hook wants them, plain
+        statements skip every pipeline hook and may take the SQL port's fast path (in C when built);
+        other statements still pass every hook. Say it whenever it changes, e.g. a filter plugin
+        with no filters configured wants nothing, and wants everything again once one is."""
+        self._core.set_plain_interest(self.plugin, wanted)
 
     @property
     def hook(self) -> Any:

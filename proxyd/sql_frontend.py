@@ -156,7 +156,7 @@ class SqlFrontend:
     def fast_eligible(self, session: SqlSession, sql: str) -> bool:
         """May this statement take the SQL port's callback fast path (:mod:`proxyd.wire.fast_path`)?
         Not when a pipeline hook may want it, nor for the statements the session answers itself."""
-        if self.hooks.any:
+        if self.hooks.wants(sql):
             return False
         c = sql[:1]
         return not ((c in "Kk/ \t\r\n" or (c in "Ss" and sql[1:2] in "Hh")) and _SESSION_STMT.match(sql))
@@ -289,7 +289,7 @@ class SqlFrontend:
         ctx = QueryContext(stmt.sql, user=session.user, client_address=session.client_address,
                            schema=session.schema, connection_id=session.connection_id, hostgroup=session.hostgroup,
                            session=session, digest_options=self.digest_options)
-        if self.hooks.any:
+        if self.hooks.wants(stmt.sql):
             await self.hooks.rewrite(ctx)  # rewrite plugins act once, at prepare time
         stmt.state = ctx.sql
         stmt.warnings, stmt.param_map = len(ctx.warnings), ctx.param_map

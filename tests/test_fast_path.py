@@ -332,8 +332,10 @@ def test_prepared_parameters_pass_through_with_and_without_types(px):
         assert q(c, "SELECT 2") == [(2,)]  # in sync afterwards
 
 
-def test_pipeline_hooks_take_the_coroutine_path(tmp_path, server):
-    """With a plugin implementing pipeline hooks loaded, every statement passes them (no fast path)."""
+def test_pipeline_hooks_and_plain_statement_interest(tmp_path, server):
+    """A plugin with pipeline hooks sees every statement (no fast path) unless it said it does not
+    want plain ones now (services.want_plain_statements): the rewriter with no rule does not; with a
+    rule loaded it does again; a plugin that says nothing (t_query_hooks) always does."""
     host, port, _, _ = server
     cnf = f"""
         mysql_servers = (
@@ -344,13 +346,40 @@ def test_pipeline_hooks_take_the_coroutine_path(tmp_path, server):
             {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
         )
         """
-    p = Proxyd(tmp_path, cnf, plugins=("rewriter",))
+
+    def questions(p: Proxyd) -> int:
+        return int(p.query("SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'")[0][0])
+
+    (tmp_path / "rewriter").mkdir()
+    (tmp_path / "hooks").mkdir()
+    p = Proxyd(tmp_path / "rewriter", cnf, plugins=("rewriter",))
+    p.start()
+    try:
+        with connect(p) as c:
+            q(c, "SELECT 1")
+            for i in (1, 2, 3):  # no rule: the rewriter does not want plain statements
+                assert q(c, f"SELECT id FROM t WHERE id = {i}") == [(i,)]
+            assert fast_count(p) >= 3
+            p.query("INSERT INTO query_rewrite_rules (id, pattern, pattern_database, replacement) "
+                    f"VALUES (1, 'SELECT id FROM t WHERE id = ?', '{DB}', 'SELECT id + 100 FROM t WHERE id = ?')")
+            p.query("LOAD QUERY REWRITE RULES TO RUNTIME")
+            before = fast_count(p)
+            assert q(c, "SELECT id FROM t WHERE id = 2") == [(102,)]  # the rule applies: the hook saw it
+            assert q(c, "SHOW WARNINGS")[0][1] == 1105
+            assert fast_count(p) == before
+            p.query("DELETE FROM query_rewrite_rules")
+            p.query("LOAD QUERY REWRITE RULES TO RUNTIME")
+            assert q(c, "SELECT id FROM t WHERE id = 2") == [(2,)]
+            assert fast_count(p) == before + 1
+    finally:
+        p.stop()
+    p = Proxyd(tmp_path / "hooks", cnf, plugins=("t_query_hooks",))
     p.start()
     try:
         with connect(p) as c:
             for i in (1, 2, 3):
                 assert q(c, f"SELECT id FROM t WHERE id = {i}") == [(i,)]
         assert fast_count(p) == 0
-        assert int(p.query("SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'")[0][0]) >= 3
+        assert questions(p) >= 3
     finally:
         p.stop()

@@ -46,6 +46,10 @@ class FiltersPlugin:
     @hookimpl
     def init(self, services: Any) -> None:
         self.services = self.store.services = self.statements.services = services
+        # Plain statements only matter while a filter is live (the SQL-port statements this plugin
+        # answers, CREATE FILTER… and /*explain filter*/…, are never plain ones).
+        self.runtime.on_install = lambda current: services.want_plain_statements(bool(current.live))
+        services.want_plain_statements(bool(self.runtime.current.live))
         services.add_hookspecs(hookspecs)
         services.register_tiered_object(self.store.tiered_object())
         services.register_variable(ADMIN_USERS_VARIABLE, "", check=_check_user_list,

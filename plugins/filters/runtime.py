@@ -25,6 +25,7 @@ class FilterRuntime:
         self.providers: dict[str, str] = {}  # action name -> plugin that contributed it
         self.current = RuntimeSet([])
         self.stats: dict[str, FilterStats] = {}
+        self.on_install: Callable[[RuntimeSet], None] | None = None  # told of every new current set
 
     # -- registry ---------------------------------------------------------------------------------
     def refresh_actions(self) -> None:
@@ -118,6 +119,8 @@ class FilterRuntime:
         keep = {id(f.action) for f in new.filters if f.action is not None}
         old, self.current = self.current, new
         self.stats = {f.name: f.stats for f in new.filters}
+        if self.on_install is not None:
+            self.on_install(new)
         for f in old.filters:
             if f.action is not None and id(f.action) not in keep:
                 _close(f.action)
@@ -131,6 +134,8 @@ class FilterRuntime:
 
     def close_all(self) -> None:
         old, self.current = self.current, RuntimeSet([])
+        if self.on_install is not None:
+            self.on_install(self.current)
         for f in old.filters:
             if f.action is not None:
                 _close(f.action)

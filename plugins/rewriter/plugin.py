@@ -78,6 +78,7 @@ class RewriterPlugin:
     @hookimpl
     def init(self, services: Any) -> None:
         self.services = services
+        services.want_plain_statements(bool(self.ruleset.rules))
         services.register_tiered_object(TieredObject(
             name="QUERY REWRITE RULES", tables=[(TABLE, RULES_DDL)], load_to_runtime=self.load_rules,
             save_from_runtime=self.save_rules, cnf_section=TABLE))
@@ -127,6 +128,7 @@ class RewriterPlugin:
                             f"see the message column of {TABLE}", 1644, "45000")
         self._carry_hits(compiled)
         self.ruleset, self.runtime, self.reload_error = RuleSet(compiled, options), runtime, False
+        self.services.want_plain_statements(bool(compiled))  # no rule: plain statements need not come here
 
     def save_rules(self) -> Rows:
         return {TABLE: [dict(r) for r in self.runtime]}

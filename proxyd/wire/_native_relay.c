@@ -42,7 +42,7 @@ typedef struct {
     PyObject *buf;       /* bytearray: client bytes not consumed yet */
     PyObject *transport; /* the client's */
     PyObject *inner;     /* the StreamReaderProtocol of the command coroutine */
-    PyObject *hooks;     /* the frontend's HookRelay-like object: .any */
+    PyObject *hooks;     /* the frontend's HookRunner: .skip_plain */
     PyObject *session;   /* the proxyd SqlSession (processlist fields, schema) */
     PyObject *take;      /* bound MysqlSession.fast_take */
     PyObject *seq;       /* the client stream's sequence counter (.value) */
@@ -58,7 +58,7 @@ typedef struct {
     unsigned long long native_queries;
 } RelayCore;
 
-static PyObject *s_any, *s_paused, *s_transport, *s_write, *s_proto, *s_raw, *s_read_waiter, *s_buffer,
+static PyObject *s_skip_plain, *s_paused, *s_transport, *s_write, *s_proto, *s_raw, *s_read_waiter, *s_buffer,
     *s_pos, *s_length, *s_eof, *s_exc, *s_next_seq_id, *s_deprecate_eof, *s_value, *s_command, *s_info,
     *s_since, *s_schema, *s_query, *s_py_data_received, *s_backend_data, *s_native_done, *s_native_failed,
     *s_state, *s_long_data, *s_param_map, *s_num_params, *s_param_types;
@@ -383,8 +383,8 @@ static int try_start(RelayCore *self, PyObject *data) {
 static int try_send(RelayCore *self, PyObject *data, const unsigned char *d, Py_ssize_t len,
                     const unsigned char *sqlp, Py_ssize_t sqln, Py_ssize_t at, Exec *e) {
     if (!plain_statement(sqlp, sqln)) return 0;
-    int t = attr_true(self->hooks, s_any);  /* a pipeline hook wants every statement */
-    if (t != 0) return t < 0 ? -1 : 0;
+    int t = attr_true(self->hooks, s_skip_plain);  /* false while a plugin's pipeline hooks want plain statements */
+    if (t != 1) return t < 0 ? -1 : 0;
     t = attr_true(self->inner, s_paused);  /* the client reads slowly: let the coroutine's drain() wait */
     if (t != 0) return t < 0 ? -1 : 0;
 
@@ -691,7 +691,7 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_native_relay",
 
 PyMODINIT_FUNC PyInit__native_relay(void) {
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL;
-    INTERN(s_any, "any") INTERN(s_paused, "_paused") INTERN(s_transport, "transport") INTERN(s_write, "write")
+    INTERN(s_skip_plain, "skip_plain") INTERN(s_paused, "_paused") INTERN(s_transport, "transport") INTERN(s_write, "write")
     INTERN(s_proto, "proto") INTERN(s_raw, "raw") INTERN(s_read_waiter, "_read_waiter") INTERN(s_buffer, "buffer")
     INTERN(s_pos, "pos") INTERN(s_length, "length") INTERN(s_eof, "eof") INTERN(s_exc, "exc")
     INTERN(s_next_seq_id, "_next_seq_id") INTERN(s_deprecate_eof, "_deprecate_eof") INTERN(s_value, "value")
