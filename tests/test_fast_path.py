@@ -373,6 +373,26 @@ def test_pipeline_hooks_and_plain_statement_interest(tmp_path, server):
             assert fast_count(p) == before + 1
     finally:
         p.stop()
+    (tmp_path / "filters").mkdir()
+    p = Proxyd(tmp_path / "filters", cnf, plugins=("filters",))
+    p.start()
+    try:
+        with connect(p) as c:
+            q(c, "SELECT 1")
+            before = fast_count(p)
+            assert q(c, "SELECT id FROM t WHERE id = 3") == [(3,)]  # no filter: not wanted
+            assert fast_count(p) == before + 1
+            p.query("CREATE FILTER no_t3 WITH_PATTERN (query_regex='id = 3') EXECUTE (ACTION='FAIL')")
+            with pytest.raises(pymysql.MySQLError) as err:  # a live filter: the hooks see plain statements
+                q(c, "SELECT id FROM t WHERE id = 3")
+            assert err.value.args[0] == 1105 and "no_t3" in err.value.args[1]
+            assert q(c, "SELECT id FROM t WHERE id = 2") == [(2,)]
+            assert fast_count(p) == before + 1
+            p.query("DROP FILTER no_t3")
+            assert q(c, "SELECT id FROM t WHERE id = 3") == [(3,)]
+            assert fast_count(p) == before + 2
+    finally:
+        p.stop()
     p = Proxyd(tmp_path / "hooks", cnf, plugins=("t_query_hooks",))
     p.start()
     try:
