@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import types
 from pathlib import Path
 
 import pytest
 import wasmtime
 
 from plugins.wasm import abi
-from plugins.wasm.action import call_guest, parse_args
+from plugins.wasm.action import GuestRunner, call_guest, parse_args
 from plugins.wasm.modules import ModuleSet, ModuleStats, load_module, version_matches
 from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, ModuleRefused, WasmEngine
 from proxyd.errors import ParseError
@@ -303,3 +304,21 @@ def test_wat_text_rows_are_accepted_and_hashed_as_text(engine):
     assert before(mod, "DELETE FROM t")[0].message.endswith("no where clause")
     with pytest.raises(ModuleRefused, match="module sha256 mismatch"):
         load_module(engine, r | {"wasm": text + " "}, abi.SharedStore(), ModuleStats(), max_idle=1)
+
+
+def test_runner_follows_module_replacement(engine):
+    """A filter's runner keeps the module it found until a load retires it, then looks again."""
+    ms = ModuleSet(lambda: engine, lambda: 4)
+    plugin = types.SimpleNamespace(modules=ms, inline_max=60_000)
+    runner = GuestRunner(plugin, "m.wasm", "", "wasm:f")  # type: ignore[arg-type]
+    assert runner.before(QueryContext("DELETE FROM t")).message.endswith("wasm module 'm.wasm' is not loaded")
+    ms.load([row("m.wasm", example("allow.wat")), row("other.wasm", example("allow.wat"))])
+    allow = ms.modules["m.wasm"]
+    assert runner.before(QueryContext("DELETE FROM t")) is None and runner._mod is allow
+    ms.load([row("m.wasm", example("allow.wat")), row("other.wasm", example("counter.wat"))])
+    assert not allow.retired and runner._mod is allow  # unchanged row: same module, still current
+    ms.load([row("m.wasm", example("interceptor.wat")), row("other.wasm", example("counter.wat"))])
+    assert allow.retired
+    assert runner.before(QueryContext("DELETE FROM t")).message.endswith("no where clause")
+    ms.load([row("m.wasm", example("interceptor.wat"), active=0)])
+    assert runner.before(QueryContext("DELETE FROM t")).message.endswith("wasm module 'm.wasm' is not loaded")

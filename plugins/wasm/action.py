@@ -79,17 +79,23 @@ class GuestRunner:
         self.plugin, self.module_name, self.config = plugin, module_name, config
         self.key = key  # this filter's entry in ctx.plugin_data ("refused": its before stage failed)
         self._modules = plugin.modules  # a ModuleSet: a load replaces its ``modules`` mapping whole
+        self._mod: LoadedModule | None = None  # the module last found; looked up again once retired
+
+    def _module(self) -> LoadedModule | None:
+        mod = self._mod = self._modules.modules.get(self.module_name)
+        return mod
 
     def before(self, ctx: Any) -> Any:
-        mod = self._modules.modules.get(self.module_name)
-        if mod is None:
-            ctx.plugin_data[self.key] = "refused"
-            return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT['before']}: "
-                                  f"wasm module '{self.module_name}' is not loaded")
-        guest = mod.guest
-        if abi.BEFORE not in guest.exports:
+        mod = self._mod
+        if mod is None or mod.retired:
+            mod = self._module()
+            if mod is None:
+                ctx.plugin_data[self.key] = "refused"
+                return WasmGuestError(f"error from wasm plugin at {STAGE_TEXT['before']}: "
+                                      f"wasm module '{self.module_name}' is not loaded")
+        if not mod.has_before:
             return None
-        if guest.limits.timeout_ms > self.plugin.inline_max:
+        if mod.timeout_ms > self.plugin.inline_max:
             return self._threaded(ctx, "before", mod, abi.BEFORE)
         outcome, fault = call_guest(mod, ctx, "before", abi.BEFORE, self.config)
         if fault is None and outcome is None:
@@ -99,10 +105,12 @@ class GuestRunner:
     def after(self, ctx: Any) -> Any:
         if ctx.plugin_data.pop(self.key, None) == "refused":
             return None  # this filter's own refusal: report the stage that failed, once
-        mod = self._modules.modules.get(self.module_name)
-        if mod is None or abi.AFTER not in mod.guest.exports:
+        mod = self._mod
+        if mod is None or mod.retired:
+            mod = self._module()
+        if mod is None or not mod.has_after:
             return None  # e.g. no after-execution function (most guests): no guest call at all
-        if mod.guest.limits.timeout_ms > self.plugin.inline_max:
+        if mod.timeout_ms > self.plugin.inline_max:
             return self._threaded(ctx, "after", mod, abi.AFTER)
         outcome, fault = call_guest(mod, ctx, "after", abi.AFTER, self.config)
         if fault is None and outcome is None:
@@ -203,3 +211,4 @@ def _verdict(st: abi.StatementCall, rc: int, stage: str) -> tuple[Any, str | Non
             return None, "returned 2 (answer) without calling set_result"
         return st.result, None
     return None, f"invalid reply: {stage} event returned {rc}, expected 0, 1 or 2"
+

@@ -152,6 +152,14 @@ class LoadedModule:
     requirement: str
     kv: abi.SharedStore
     stats: ModuleStats
+    #: set when a load replaced or dropped this module: a runner that cached it looks it up again
+    retired: bool = False
+
+    def __post_init__(self) -> None:
+        # what the statement path reads, one attribute away (it runs for every statement)
+        self.has_before = abi.BEFORE in self.guest.exports
+        self.has_after = abi.AFTER in self.guest.exports
+        self.timeout_ms = self.guest.limits.timeout_ms
 
     @property
     def name(self) -> str:
@@ -273,7 +281,11 @@ class ModuleSet:
             self.kv.setdefault(name, mod.kv)
             self.stats.setdefault(name, mod.stats)
         self.rows = [dict(r) for r in rows]
-        self.modules = MappingProxyType(new)
+        old, self.modules = self.modules, MappingProxyType(new)
+        kept = {id(m) for m in new.values()}
+        for m in old.values():
+            if id(m) not in kept:
+                m.retired = True  # after the swap: whoever looks again finds the new set
         engine.forget({m.guest.sha256 for m in new.values()})
 
 
