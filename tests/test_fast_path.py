@@ -19,6 +19,7 @@ import pymysql
 import pytest
 
 from tests.conftest import Proxyd
+from tests.plugin_support import plugin_distributions  # noqa: F401  (the fixture: t_query_hooks)
 from tests.test_mysql_backend import _admin_conn, app_database
 
 DB = "pxt_fast"
@@ -332,6 +333,7 @@ def test_prepared_parameters_pass_through_with_and_without_types(px):
         assert q(c, "SELECT 2") == [(2,)]  # in sync afterwards
 
 
+@pytest.mark.usefixtures("plugin_distributions")
 def test_pipeline_hooks_and_plain_statement_interest(tmp_path, server):
     """A plugin with pipeline hooks sees every statement (no fast path) unless it said it does not
     want plain ones now (services.want_plain_statements): the rewriter with no rule does not; with a
