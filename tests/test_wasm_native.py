@@ -15,13 +15,14 @@ import os
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 
 import pytest
 import wasmtime
 
 from plugins.wasm import abi
-from plugins.wasm.action import call_guest
+from plugins.wasm.action import GuestRunner, call_guest
 from plugins.wasm.modules import ModuleStats, load_module
 from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, GuestInstance, ModuleRefused, NativeGuestInstance, WasmEngine
 from proxyd.errors import ProxydError
@@ -98,6 +99,42 @@ def test_native_path_is_the_one_taken(engines):
 
 
 @needs_native
+def test_filter_path_settles_the_usual_call_in_c(engines):
+    """Through a filter's runner, the allow guest's usual call is settled by FastEvent: the pool and
+    the stats see it exactly as call_guest would have done it."""
+    native, _ = engines
+    mod = load(native, bytes(wasmtime.wat2wasm((WAT / "allow.wat").read_text())))
+    runner, inst = runner_for(mod), mod.guest.pool.idle[-1]
+    calls, host_calls = inst.native.calls, inst.native.host_calls
+    for i in range(7):
+        assert runner.before(QueryContext(f"SELECT {i}")) is None
+    assert mod.fast_before.settled == 7 and (inst.native.calls - calls, inst.native.host_calls - host_calls) == (7, 7)
+    assert list(mod.guest.pool.idle) == [inst] and mod.stats.calls == 7 and mod.stats.max_us >= 0
+
+
+@needs_native
+def test_fast_path_folds_stats_and_falls_back_on_an_empty_pool(engines):
+    native, _ = engines
+    wasm = bytes(wasmtime.wat2wasm((WAT / "allow.wat").read_text()))
+    stats = ModuleStats()
+    stats.FOLD = 3  # FastEvent asks for a fold once 3 calls are pending
+    row = {"name": "g.wasm", "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
+           "abi": "1", "timeout_ms": 20, "fuel": 50_000_000, "max_memory_mb": 16, "failure_policy": "fail_closed"}
+    mod = load_module(native, row, abi.SharedStore(), stats, max_idle=4)
+    runner = runner_for(mod)
+    for i in range(10):
+        assert runner.before(QueryContext(f"SELECT {i}")) is None
+        assert len(stats.pending) <= 3
+    assert mod.fast_before.settled == 10 and stats.calls == 10
+    # a pool that keeps no idle instance: FastEvent finds none and the usual path serves every call
+    empty = load_module(native, row, abi.SharedStore(), ModuleStats(), max_idle=0)
+    runner = runner_for(empty)
+    for i in range(3):
+        assert runner.before(QueryContext(f"DELETE FROM t{i}")) is None
+    assert empty.fast_before.settled == 0 and empty.stats.calls == 3 and empty.guest.pool.created == 4
+
+
+@needs_native
 def test_python_host_functions_run_under_the_native_path(engines):
     """A guest mixing C and Python host functions: the Python ones find their call via the C handle."""
     native, _ = engines
@@ -140,8 +177,21 @@ VERSION_OK = "(i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 4))"
 
 
 def guest(alloc: str = BUMP, before_body: str = REPORT, requirement: str = VERSION_OK) -> bytes:
+    """A guest importing get_query, and set_query only when it calls it (imports all in C: the
+    native engine's FastEvent path; with set_query: the Python call-state path)."""
     text = GUEST.replace("REQUIREMENT", requirement).replace("ALLOC", alloc).replace("BEFORE", before_body)
+    if "call $set_query" not in text:
+        text = text.replace('  (import "proxyd_v1" "set_query" (func $set_query (param i32 i32) (result i32)))\n', "")
     return bytes(wasmtime.wat2wasm(text))
+
+
+def runner_for(mod) -> GuestRunner:
+    plugin = types.SimpleNamespace(modules=types.SimpleNamespace(modules={mod.name: mod}), inline_max=60_000)
+    return GuestRunner(plugin, mod.name, "", "wasm:f")  # type: ignore[arg-type]
+
+
+def runner_text(out) -> str | None:
+    return None if out is None else out.message
 
 
 def returned(n: int) -> tuple:
@@ -199,8 +249,18 @@ def test_same_outcome_on_both_paths(engines, name, wasm, limits, sql, expected):
         # a faulted instance is discarded (never reused): the next call gets a fresh one, same answer
         assert outcome_text(before(mod, sql)) == got
         assert mod.guest.pool.created == (2 if faulted else 1)  # the load-time one, then a fresh one after the fault
-        results.append(got)
-    assert results[0] == expected
+        # the filter's path: on the native engine a guest importing only get_query runs in C (FastEvent)
+        fast = mod.fast_before
+        assert (fast is not None) == (engine.native and b"set_query" not in wasm), (name, engine.native)
+        settled = fast.settled if fast is not None else 0
+        out = runner_text(runner_for(mod).before(QueryContext(sql)))
+        if fast is not None:
+            assert fast.settled - settled == (1 if out is None else 0)  # only CONTINUE is settled in C
+        results.append((got, out))
+        assert mod.stats.calls == 3 and mod.guest.pool.created == (3 if faulted else 1)
+    want = None if expected[0] == "outcome" else (
+        f"error from wasm plugin at before execution stage: wasm module 'g.wasm': {expected[1]}")
+    assert results[0] == (expected, want)
     assert all(r == results[0] for r in results), results
 
 

@@ -81,6 +81,11 @@ typedef struct Handle {
     unsigned long long last_error; /* wasmtime_error_t* of the last call's fault, if it was an error */
     unsigned long long calls;      /* calls made through this handle (tests check the native path runs) */
     unsigned long long host_calls; /* get_query calls served in C */
+    /* the export FastEvent calls, resolved once per handle */
+    PyObject *ev_name;
+    void *ev_func;
+    val_raw_t *ev_raw;
+    size_t ev_n;
 } Handle;
 
 static _Thread_local Handle *current_handle;
@@ -229,6 +234,7 @@ static int Handle_traverse(Handle *self, visitproc visit, void *arg) {
     Py_VISIT(self->owner);
     Py_VISIT(self->state);
     Py_VISIT(self->sql);
+    Py_VISIT(self->ev_name);
     return 0;
 }
 
@@ -236,6 +242,7 @@ static int Handle_clear(Handle *self) {
     Py_CLEAR(self->owner);
     Py_CLEAR(self->state);
     Py_CLEAR(self->sql);
+    Py_CLEAR(self->ev_name);
     return 0;
 }
 
@@ -270,29 +277,20 @@ static int set_sql(Handle *h, PyObject *sql) {
     return 0;
 }
 
-/* call(func, raw, n, sql, state) -> int (the export's i32 result), or None on a fault.
- * func: address of the wasmtime_func_t; raw: address of its wasmtime_val_raw_t array of n values
- * (arguments already in place); sql: the statement text get_query serves (None: NOT_FOUND). */
-static PyObject *Handle_call(Handle *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "call(func, raw, n, sql, state)");
-        return NULL;
-    }
-    void *func = PyLong_AsVoidPtr(args[0]);
-    val_raw_t *raw = (val_raw_t *)PyLong_AsVoidPtr(args[1]);
-    size_t n = PyLong_AsSize_t(args[2]);
-    if (PyErr_Occurred()) return NULL;
+/* One guest call: 0 (the export returned; its i32 in *rc), 1 (a fault: the trap is in the instance's
+ * slot, the error in last_error), -1 (a Python exception is set; nothing was called). */
+static int run_call(Handle *self, void *func, val_raw_t *raw, size_t n, PyObject *sql, PyObject *state, int32_t *rc) {
     if (!func || !raw || n == 0) {
         PyErr_SetString(PyExc_ValueError, "null function or value array");
-        return NULL;
+        return -1;
     }
     if (self->state != NULL || current_handle == self) {
         PyErr_SetString(PyExc_RuntimeError, "a guest instance serves one call at a time");
-        return NULL;
+        return -1;
     }
-    if (set_sql(self, args[3]) < 0) return NULL;
-    Py_INCREF(args[4]);
-    self->state = args[4];
+    if (set_sql(self, sql) < 0) return -1;
+    Py_INCREF(state);
+    self->state = state;
     clear_fault(self);
     self->last_error = 0;
     void *ctx = self->ctx;
@@ -317,9 +315,53 @@ static PyObject *Handle_call(Handle *self, PyObject *const *args, Py_ssize_t nar
                         * side takes ownership of either) */
         *self->trap_out = trap;
         self->last_error = (unsigned long long)(uintptr_t)err;
-        Py_RETURN_NONE;
+        return 1;
     }
-    return PyLong_FromLong(raw[0].i32);
+    *rc = raw[0].i32;
+    return 0;
+}
+
+/* call(func, raw, n, sql, state) -> int (the export's i32 result), or None on a fault.
+ * func: address of the wasmtime_func_t; raw: address of its wasmtime_val_raw_t array of n values
+ * (arguments already in place); sql: the statement text get_query serves (None: NOT_FOUND). */
+static PyObject *Handle_call(Handle *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "call(func, raw, n, sql, state)");
+        return NULL;
+    }
+    void *func = PyLong_AsVoidPtr(args[0]);
+    val_raw_t *raw = (val_raw_t *)PyLong_AsVoidPtr(args[1]);
+    size_t n = PyLong_AsSize_t(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    int32_t rc = 0;
+    int st = run_call(self, func, raw, n, args[3], args[4], &rc);
+    if (st < 0) return NULL;
+    if (st > 0) Py_RETURN_NONE;
+    return PyLong_FromLong(rc);
+}
+
+/* The handle's (func, raw, n) of export ``name``, from its owner's ``funcs`` the first time. */
+static int resolve_event(Handle *h, PyObject *name) {
+    if (h->ev_name == name) return 0;
+    PyObject *funcs = PyObject_GetAttrString(h->owner, "funcs");
+    if (funcs == NULL) return -1;
+    PyObject *entry = PyDict_GetItemWithError(funcs, name); /* borrowed */
+    if (entry == NULL || !PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 4) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "instance has no export %R", name);
+        Py_DECREF(funcs);
+        return -1;
+    }
+    void *func = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 0));
+    void *raw = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 2));
+    size_t n = PyLong_AsSize_t(PyTuple_GET_ITEM(entry, 3));
+    Py_DECREF(funcs); /* the owner keeps the entry (and the structs it points at) alive */
+    if (PyErr_Occurred()) return -1;
+    Py_INCREF(name);
+    Py_XSETREF(h->ev_name, name);
+    h->ev_func = func;
+    h->ev_raw = (val_raw_t *)raw;
+    h->ev_n = n;
+    return 0;
 }
 
 static PyObject *Handle_set_sql(Handle *self, PyObject *sql) {
@@ -405,6 +447,163 @@ static PyTypeObject HandleType = {
     .tp_members = Handle_members,
 };
 
+/* -- FastEvent: the usual event call of a guest whose imports are all in C -------------------------
+ * One per loaded module and event (plugins/wasm/modules.py). Called with the statement text, it does
+ * what plugins/wasm/action.py's call_guest does for the usual case, without a Python frame: take an
+ * idle instance from the pool's deque, call the export through the instance's handle, and when the
+ * verdict is 0 (CONTINUE) put the instance back (if the pool has room) and append the call's µs to
+ * the module's stats deque. Returns None (settled), True (settled, and the stats want folding),
+ * False (no idle instance: the caller takes the usual path), or (instance, rc, started_ns) for
+ * anything else: rc is the export's result, or None for a fault (the caller classifies it, marks the
+ * instance broken and settles the call; the instance is not back in the pool). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *idle;     /* InstancePool.idle (a deque) */
+    PyObject *pending;  /* ModuleStats.pending (a deque) */
+    PyObject *export;   /* the export's name */
+    Py_ssize_t max_idle, fold;
+    int reads_query;
+    unsigned long long settled; /* calls settled here (tests check the fast path runs) */
+} FastEvent;
+
+static PyObject *str_pop, *str_append, *str_native;
+
+static inline long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* time.perf_counter_ns() on Linux */
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int FastEvent_init(FastEvent *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"idle", "max_idle", "pending", "fold", "export", "reads_query", NULL};
+    PyObject *idle, *pending, *export;
+    int reads_query;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OnOnUp", names, &idle, &self->max_idle, &pending, &self->fold,
+                                     &export, &reads_query))
+        return -1;
+    Py_INCREF(idle);
+    Py_XSETREF(self->idle, idle);
+    Py_INCREF(pending);
+    Py_XSETREF(self->pending, pending);
+    Py_INCREF(export);
+    Py_XSETREF(self->export, export);
+    self->reads_query = reads_query;
+    return 0;
+}
+
+static int FastEvent_traverse(FastEvent *self, visitproc visit, void *arg) {
+    Py_VISIT(self->idle);
+    Py_VISIT(self->pending);
+    Py_VISIT(self->export);
+    return 0;
+}
+
+static int FastEvent_clear(FastEvent *self) {
+    Py_CLEAR(self->idle);
+    Py_CLEAR(self->pending);
+    Py_CLEAR(self->export);
+    return 0;
+}
+
+static void FastEvent_dealloc(FastEvent *self) {
+    PyObject_GC_UnTrack(self);
+    FastEvent_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* put an instance back into the idle deque (it did not run, or ran soundly) */
+static int give_back(FastEvent *self, PyObject *inst) {
+    PyObject *r = PyObject_CallMethodOneArg(self->idle, str_append, inst);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *FastEvent_call(FastEvent *self, PyObject *args, PyObject *kw) {
+    PyObject *sql;
+    if (kw != NULL || !PyArg_UnpackTuple(args, "FastEvent", 1, 1, &sql)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "FastEvent(sql)");
+        return NULL;
+    }
+    if (self->idle == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "FastEvent not initialised");
+        return NULL;
+    }
+    long long t0 = now_ns();
+    PyObject *inst = PyObject_CallMethodNoArgs(self->idle, str_pop);
+    if (inst == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_IndexError)) return NULL;
+        PyErr_Clear();
+        Py_RETURN_FALSE; /* no idle instance: the usual path instantiates one */
+    }
+    PyObject *hobj = PyObject_GetAttr(inst, str_native);
+    if (hobj == NULL || !PyObject_TypeCheck(hobj, &HandleType) || resolve_event((Handle *)hobj, self->export) < 0) {
+        if (hobj != NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "instance without a native handle");
+        Py_XDECREF(hobj);
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        give_back(self, inst); /* nothing ran: the instance is sound */
+        PyErr_Restore(type, value, tb);
+        Py_DECREF(inst);
+        return NULL;
+    }
+    Handle *h = (Handle *)hobj;
+    int32_t rc = 0;
+    int st = run_call(h, h->ev_func, h->ev_raw, h->ev_n, self->reads_query ? sql : Py_None, Py_None, &rc);
+    Py_DECREF(hobj);
+    if (st < 0) { /* refused before calling: the instance is sound */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        give_back(self, inst);
+        PyErr_Restore(type, value, tb);
+        Py_DECREF(inst);
+        return NULL;
+    }
+    if (st == 0 && rc == 0) { /* CONTINUE: InstancePool.release + ModuleStats.record */
+        Py_ssize_t idle_n = PyObject_Length(self->idle);
+        if (idle_n < 0 || (idle_n < self->max_idle && give_back(self, inst) < 0)) {
+            Py_DECREF(inst);
+            return NULL;
+        }
+        Py_DECREF(inst);
+        self->settled++;
+        PyObject *us = PyLong_FromLongLong((now_ns() - t0) / 1000);
+        if (us == NULL) return NULL;
+        PyObject *r = PyObject_CallMethodOneArg(self->pending, str_append, us);
+        Py_DECREF(us);
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+        if (PyObject_Length(self->pending) > self->fold) Py_RETURN_TRUE;
+        Py_RETURN_NONE;
+    }
+    PyObject *rc_obj = st == 0 ? PyLong_FromLong(rc) : Py_NewRef(Py_None);
+    if (rc_obj == NULL) {
+        Py_DECREF(inst);
+        return NULL;
+    }
+    return Py_BuildValue("(NNL)", inst, rc_obj, t0);
+}
+
+static PyMemberDef FastEvent_members[] = {
+    {"settled", T_ULONGLONG, offsetof(FastEvent, settled), READONLY, "calls settled in C (CONTINUE)"},
+    {"export", T_OBJECT, offsetof(FastEvent, export), READONLY, "the export it calls"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject FastEventType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "plugins.wasm._native_call.FastEvent",
+    .tp_basicsize = sizeof(FastEvent),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "the usual event call of a guest whose imports are all in C (see the C source)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)FastEvent_init,
+    .tp_traverse = (traverseproc)FastEvent_traverse,
+    .tp_clear = (inquiry)FastEvent_clear,
+    .tp_dealloc = (destructor)FastEvent_dealloc,
+    .tp_call = (ternaryfunc)FastEvent_call,
+    .tp_members = FastEvent_members,
+};
+
 /* -- module ------------------------------------------------------------------------------------------ */
 static PyObject *mod_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
     (void)m;
@@ -469,12 +668,22 @@ static struct PyModuleDef moddef = {
 };
 
 PyMODINIT_FUNC PyInit__native_call(void) {
-    if (PyType_Ready(&HandleType) < 0) return NULL;
+    if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&FastEventType) < 0) return NULL;
+    str_pop = PyUnicode_InternFromString("pop");
+    str_append = PyUnicode_InternFromString("append");
+    str_native = PyUnicode_InternFromString("native");
+    if (!str_pop || !str_append || !str_native) return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (m == NULL) return NULL;
     Py_INCREF(&HandleType);
     if (PyModule_AddObject(m, "Handle", (PyObject *)&HandleType) < 0) {
         Py_DECREF(&HandleType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&FastEventType);
+    if (PyModule_AddObject(m, "FastEvent", (PyObject *)&FastEventType) < 0) {
+        Py_DECREF(&FastEventType);
         Py_DECREF(m);
         return NULL;
     }

@@ -97,7 +97,17 @@ class GuestRunner:
             return None
         if mod.timeout_ms > self.plugin.inline_max:
             return self._threaded(ctx, "before", mod, abi.BEFORE)
-        outcome, fault = call_guest(mod, ctx, "before", abi.BEFORE, self.config)
+        fast = mod.fast_before  # a guest whose imports are all in C: the usual call runs in C
+        done = fast(ctx.sql) if fast is not None else False
+        if done is None:
+            return None  # CONTINUE, settled and counted in C
+        if done is False:  # no fast path, or no idle instance
+            outcome, fault = call_guest(mod, ctx, "before", abi.BEFORE, self.config)
+        elif done is True:  # CONTINUE, and the stats want folding
+            mod.stats.fold()
+            return None
+        else:
+            outcome, fault = _settle_fast(mod, *done)
         if fault is None and outcome is None:
             return None  # the usual verdict (carry on): nothing to settle
         return self._finish(ctx, "before", mod, outcome, fault)
@@ -169,24 +179,44 @@ def call_guest(mod: LoadedModule, ctx: Any, stage: str, export: str, config: str
     try:
         rc = inst.call_event(export, st, ctx.sql if guest.reads_query else None)
     except GuestFault as exc:  # the instance is marked broken: the pool drops it
+        return _settle(mod, inst, st, stage, None, exc, started, clock)
+    if rc == abi.CONTINUE and stage == "before":  # the usual verdict: settled and counted at once
+        st.qctx = None  # before the release: the next user of the instance reuses this call state
+        idle = pool.idle
+        if len(idle) < pool.max_idle:  # InstancePool.release of a sound instance
+            idle.append(inst)
+        pending = stats.pending  # ModuleStats.record of a call without a fault
+        pending.append((clock() - started) // 1000)
+        if len(pending) > stats.FOLD:
+            stats.fold()
+        return None, None
+    return _settle(mod, inst, st, stage, rc, None, started, clock)
+
+
+def _settle_fast(mod: LoadedModule, inst: Any, rc: int | None, started: int) -> tuple[Any, str | None]:
+    """What a FastEvent handed back: a verdict other than CONTINUE, or a fault (``rc`` None)."""
+    exc = None
+    if rc is None:
+        inst.broken = True
+        exc = inst._native_fault()
+    return _settle(mod, inst, abi.BLANK_CALL, "before", rc, exc, started)
+
+
+def _settle(mod: LoadedModule, inst: Any, st: abi.StatementCall, stage: str, rc: int | None,
+            exc: GuestFault | None, started: int,
+            clock: Callable[[], int] = time.perf_counter_ns) -> tuple[Any, str | None]:
+    """The end of an event call other than the usual one: the verdict (or fault) as an outcome, the
+    instance back to its pool (a broken one is dropped), the call counted."""
+    stats = mod.stats
+    if exc is not None:
         outcome, invalid = None, (exc.kind, str(exc))
     else:
-        if rc == abi.CONTINUE and stage == "before":  # the usual verdict: settled and counted at once
-            st.qctx = None  # before the release: the next user of the instance reuses this call state
-            idle = pool.idle
-            if len(idle) < pool.max_idle:  # InstancePool.release of a sound instance
-                idle.append(inst)
-            pending = stats.pending  # ModuleStats.record of a call without a fault
-            pending.append((clock() - started) // 1000)
-            if len(pending) > stats.FOLD:
-                stats.fold()
-            return None, None
-        outcome, invalid = _verdict(st, rc, stage)
+        outcome, invalid = _verdict(st, rc, stage)  # type: ignore[arg-type]
         if invalid is not None:
             inst.broken = True  # a guest that broke the ABI once is not trusted again
             invalid = ("invalid", invalid)
     st.qctx = None
-    pool.release(inst)
+    mod.guest.pool.release(inst)
     us = (clock() - started) // 1000
     if invalid is not None:
         stats.record(us, *invalid)

@@ -160,6 +160,8 @@ class LoadedModule:
         self.has_before = abi.BEFORE in self.guest.exports
         self.has_after = abi.AFTER in self.guest.exports
         self.timeout_ms = self.guest.limits.timeout_ms
+        #: the usual before-execution call in C, when the guest can take it (runtime.GuestModule.fast_event)
+        self.fast_before = self.guest.fast_event(abi.BEFORE, self.stats.pending, self.stats.FOLD)
 
     @property
     def name(self) -> str:

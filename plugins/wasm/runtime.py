@@ -418,6 +418,14 @@ class GuestModule:
     def instantiate(self) -> GuestInstance:
         return NativeGuestInstance(self) if self.engine.native else GuestInstance(self)
 
+    def fast_event(self, export: str, timings: deque[int], fold: int) -> Any:
+        """A C callable doing the usual call of ``export`` (``_native_call.FastEvent``: idle instance,
+        call, release, the call's µs appended to ``timings``), or None where calls cannot take it:
+        the ctypes path, a module that does not export it, or host functions in Python."""
+        if not self.engine.native or self.python_imports or export not in self.exports:
+            return None
+        return _native.FastEvent(self.pool.idle, self.pool.max_idle, timings, fold, export, self.reads_query)
+
 
 def _fmt(sig: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
     return f"({', '.join(sig[0])}) -> ({', '.join(sig[1])})"
