@@ -287,3 +287,51 @@ def test_native_stats_follow_resets_variables_and_schema(daemons):
         run(c, "SELECT id FROM pxt_native.m WHERE id = 1")
         assert counts() == {(DB, ""): 3, (DB, "127.0.0.1"): 2, ("information_schema", ""): 1}
         assert native_count(px) - before == 11
+
+
+def _drain_resultset(rfile) -> None:
+    """The rest of a text or binary result set after its column-count packet (no DEPRECATE_EOF)."""
+    eofs = 0
+    while eofs < 2:  # column definitions, EOF, rows, EOF
+        pkt = _packet(rfile)
+        if pkt[0] == 0xFE and len(pkt) < 9:
+            eofs += 1
+
+
+def test_malformed_commands_never_hurt_the_daemon(daemons):
+    """Truncated COM_STMT_EXECUTE packets and COM_QUERY packets with junk on the C relay's path: each
+    gets an answer (an error, or a result when the junk happens to be valid), the connection stays
+    in sync, the daemon serves on."""
+    import random
+
+    px = daemons[0]
+    rng = random.Random(5)
+    with connect(px) as c:
+        run(c, "DROP TABLE IF EXISTS z")
+        run(c, "CREATE TABLE z (id INT PRIMARY KEY, v VARCHAR(8))")
+        run(c, "INSERT INTO z VALUES (1, 'a')")
+    errors: list[int] = []
+    for round_ in range(40):
+        with connect(px) as c:
+            _send(c._sock, b"\x16SELECT id, v FROM z WHERE id = ? AND v <> ?")
+            prep = _packet(c._rfile)
+            stmt_id = int.from_bytes(prep[1:5], "little")
+            for _ in range(2 + 1 + 2 + 1):  # two parameter definitions and EOF, two columns and EOF
+                _packet(c._rfile)
+            values = bytes([0]) + b"\x01" + bytes([8, 0, 253, 0]) + struct.pack("<q", 1) + b"\x01b"
+            body = b"\x17" + stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00" + values
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
+            if round_ % 2:
+                _send(c._sock, body[:rng.randrange(1, len(body))] + junk)
+            else:
+                _send(c._sock, b"\x03" + junk + b" SELECT 1")
+            reply = _packet(c._rfile)
+            if reply[0] == 0xFF:
+                errors.append(int.from_bytes(reply[1:3], "little"))
+            else:  # the junk happened to make a valid command: its result set
+                assert reply[0] in (1, 2), reply
+                _drain_resultset(c._rfile)
+            assert run(c, "SELECT 7")[1] == ((7,),)  # still in sync
+    assert len(errors) >= 20, errors  # most of them are errors: malformed packet, syntax
+    with connect(px) as c:  # the daemon is fine
+        assert run(c, "SELECT v FROM z WHERE id = 1")[1] == (("a",),)
