@@ -335,3 +335,23 @@ def test_malformed_commands_never_hurt_the_daemon(daemons):
     assert len(errors) >= 20, errors  # most of them are errors: malformed packet, syntax
     with connect(px) as c:  # the daemon is fine
         assert run(c, "SELECT v FROM z WHERE id = 1")[1] == (("a",),)
+
+
+def test_set_names_changes_how_the_client_text_is_read(daemons):
+    """After SET NAMES latin1 the client's statements are latin1 bytes: they must reach the server as
+    the same characters (the C relay steps aside: it forwards only utf-8 text unchanged);
+    COM_RESET_CONNECTION goes back to the handshake's character set."""
+    for px in daemons:
+        with connect(px, charset="utf8mb4") as c:
+            run(c, "DROP TABLE IF EXISTS cs")
+            run(c, "CREATE TABLE cs (id INT PRIMARY KEY, v VARCHAR(16) CHARACTER SET utf8mb4)")
+            run(c, "SET NAMES latin1")
+            for i in (1, 2):  # twice: the second one may take a fast path
+                _send(c._sock, b"\x03INSERT INTO cs VALUES (" + str(i).encode() + b", 'caf\xe9')")
+                assert _packet(c._rfile)[0] == 0x00
+            _send(c._sock, b"\x1f")  # COM_RESET_CONNECTION
+            assert _packet(c._rfile)[0] == 0x00
+            _send(c._sock, "INSERT INTO cs VALUES (3, 'café')".encode("utf-8").join([b"\x03", b""]))
+            assert _packet(c._rfile)[0] == 0x00
+            assert run(c, "SELECT id, HEX(v) FROM cs ORDER BY id")[1] == (
+                (1, "636166C3A9"), (2, "636166C3A9"), (3, "636166C3A9"))

@@ -527,6 +527,15 @@ class MysqlSession:
         self._closed = False
 
     # -- frontend interface ----------------------------------------------------------------------
+    @property
+    def client_codec(self) -> str | None:
+        """The Python codec the client now sends SQL text in, when it said so in this session (``SET
+        NAMES``, ``SET CHARACTER SET``, ``character_set_client``); None before that (the handshake's
+        character set stands)."""
+        if "names" in self._vars or "character_set_client" in self._vars:
+            return self._encoding
+        return None
+
     def use(self, schema: str) -> None:
         """Switch schema; the server checks it on the next statement (1049 there if it does not exist,
         and the session goes back to the schema it had)."""

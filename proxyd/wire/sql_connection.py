@@ -184,6 +184,11 @@ class SqlConnection(ProxydConnection):
         except Exception as exc:  # a frontend bug must not kill the connection
             log.exception("statement failed")
             results = [to_proxyd_error(exc)]
+        # SET NAMES & co. change what the client's next statements are written in (only statements
+        # on this path can: the fast paths take none that set anything)
+        codec = getattr(self.proxyd_session.backend, "client_codec", None)
+        if codec is not None and codec != self.codec:
+            self.codec = codec
         await self.write_results(results)
 
     def refresh_status(self) -> None:
@@ -398,6 +403,7 @@ class SqlConnection(ProxydConnection):
         try:
             await self.frontend.reset_session(self.proxyd_session)
             self.statements.clear()
+            self.codec = self.client_charset.codec  # back to the handshake's character set
             self.refresh_status()
             self.stream.write_many([ok_packet(self.caps, self.status_flags)])
         except Exception as exc:
