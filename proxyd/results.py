@@ -21,6 +21,7 @@ class Ok:
     last_insert_id: int = 0
     info: str = ""
     warnings: list[Warning_] = field(default_factory=list)
+    more: list["Ok | ResultSet"] | None = None  # results that followed in the same reply (see ResultSet)
 
 
 @dataclass(slots=True)
@@ -35,6 +36,9 @@ class ResultSet:
     rows: Sequence[Sequence[Any]]
     warnings: list[Warning_] = field(default_factory=list)
     types: Sequence[int] | None = None
+    # Further results of the same statement, in order (a CALL: each result set of the procedure,
+    # then its final OK); the client gets them all. A hook that replaces the result replaces them too.
+    more: list["Ok | ResultSet"] | None = None
 
 
 _COLUMNS, _ROWS, _TYPES = ResultSet.columns, ResultSet.rows, ResultSet.types  # the slot descriptors
@@ -60,6 +64,7 @@ class RawResultSet(ResultSet):
         self.status = status  # server status flags in the terminator
         self._decode, self.decoded = decode, False
         self.warnings = []
+        self.more = None
 
     def _materialize(self) -> None:
         if not self.decoded:

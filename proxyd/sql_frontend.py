@@ -140,6 +140,9 @@ class SqlFrontend:
             results.append(res)
             if isinstance(res, ProxydError):
                 break
+            more = getattr(res, "more", None)
+            if more:  # a CALL's further results
+                results.extend(more)
         return results
 
     async def run(self, session: SqlSession, sql: str, params: list | None = None,

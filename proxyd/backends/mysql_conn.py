@@ -450,8 +450,8 @@ class BackendConn:
         return cols
 
     async def _result(self, binary: bool) -> Ok | ResultSet:
-        """The reply to COM_QUERY / COM_STMT_EXECUTE. Further results (CALL) are read and dropped:
-        the first result set is returned, else the last OK."""
+        """The reply to COM_QUERY / COM_STMT_EXECUTE; further results of the same statement (a CALL)
+        go to the first one's ``more``."""
         data = await self._packet()
         first = data[0]
         if first == 0:
@@ -466,11 +466,12 @@ class BackendConn:
             raise ProxydError("LOAD DATA LOCAL INFILE is not supported through proxyd", 1148, "42000")
         else:
             out = await self._rows(_lenenc(data, 0)[0], binary)
+        more: list[Ok | ResultSet] = []
         while self.status & SERVER_MORE_RESULTS_EXISTS:
             data = await self._packet()
-            more = self._ok(data) if data[0] == 0 else await self._rows(_lenenc(data, 0)[0], binary)
-            if isinstance(out, Ok):
-                out = more
+            more.append(self._ok(data) if data[0] == 0 else await self._rows(_lenenc(data, 0)[0], binary))
+        if more:
+            out.more = more
         return out
 
     def _send_raw_empty(self) -> None:

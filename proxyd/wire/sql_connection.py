@@ -197,30 +197,35 @@ class SqlConnection(ProxydConnection):
     # -- writing results ------------------------------------------------------------------------
     async def write_results(self, results: Sequence[Ok | ResultSet | ProxydError]) -> None:
         self.refresh_status()
+        if len(results) == 1 and await self._relayed(results[0], False):
+            return
+        self._write_all(results, False)
+        await self.stream.drain()
+
+    def _write_all(self, results: Sequence[Ok | ResultSet | ProxydError], binary_rows: bool) -> None:
+        """Several results of one command (multi-statements, a CALL) into the stream's buffer, each but
+        the last flagged SERVER_MORE_RESULTS_EXISTS; an error ends them."""
         caps, status = self.caps, self.status_flags
         last = len(results) - 1
-        if last == 0 and await self._relayed(results[0], False):
-            return
         for i, res in enumerate(results):
             more = _MORE_RESULTS if i < last else 0
             if res.__class__ is ResultSet:
-                self.write_resultset(res, more)
+                self.write_resultset(res, more, binary_rows=binary_rows)
             elif isinstance(res, ProxydError):
                 self.stream.write_many([err_packet(caps, res.code, res.sqlstate, res.message)])
                 break  # an error ends a multi-statement batch
             elif isinstance(res, ResultSet):
-                self.write_resultset(res, more)
+                self.write_resultset(res, more, binary_rows=binary_rows)
             else:
                 self.stream.write_many([ok_packet(caps, status | more, res.affected_rows, res.last_insert_id,
                                                   len(res.warnings), res.info)])
-        await self.stream.drain()
 
     def _relayable(self, res: Any, binary: bool) -> bool:
         """Can a backend's reply go to the client as it came? Yes when nothing about it changed on
         the way: nobody read (so nobody replaced) its rows, same framing as this client, same session
         flags, no warnings to add. Saves decoding and re-encoding every value."""
         return (res.__class__ is RawResultSet and not res.decoded and res.binary is binary and not res.warnings
-                and res.eof_deprecated == self.eof_deprecated and self.stream.seq.value == 1
+                and not res.more and res.eof_deprecated == self.eof_deprecated and self.stream.seq.value == 1
                 and res.status & _SESSION_FLAGS == self.status_flags)
 
     async def _relayed(self, res: Any, binary: bool) -> bool:
@@ -239,7 +244,9 @@ class SqlConnection(ProxydConnection):
         if self._relayable(res, binary):
             stream.writer.transport.write(res.packets)  # type: ignore[union-attr]
             return
-        if isinstance(res, ResultSet):
+        if getattr(res, "more", None):
+            self._write_all([res, *res.more], binary)
+        elif isinstance(res, ResultSet):
             self.write_resultset(res, binary_rows=binary)
         elif isinstance(res, ProxydError):
             stream.write_many([err_packet(self.caps, res.code, res.sqlstate, res.message)])
@@ -329,7 +336,10 @@ class SqlConnection(ProxydConnection):
         self.refresh_status()
         if await self._relayed(result, True):
             return
-        if isinstance(result, ResultSet):
+        if getattr(result, "more", None):  # a CALL: every result, rows in binary
+            self._write_all([result, *result.more], True)
+            await self.stream.drain()
+        elif isinstance(result, ResultSet):
             self.write_resultset(result, binary_rows=True)
             await self.stream.drain()
         else:
