@@ -8,6 +8,7 @@ lazy properties of the context, and the expensive ones are cached by digest.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections import OrderedDict
@@ -299,19 +300,31 @@ async def run_statement(ctx: QueryContext, hooks: HookRunner, execute: Executor,
     ``rewrite=False`` skips pre/post-parse (a prepared statement was rewritten when prepared).
     """
     hooked = hooks.wants(ctx.sql)
-    if hooked:
-        if rewrite:
+    try:
+        if hooked:
+            if rewrite:
+                try:
+                    await hooks.rewrite(ctx)
+                except ProxydError as exc:
+                    ctx.error = exc
+            if ctx.error is None:
+                await hooks.before(ctx)
+        if ctx.error is None and ctx.result is None:
             try:
-                await hooks.rewrite(ctx)
-            except ProxydError as exc:
-                ctx.error = exc
-        if ctx.error is None:
-            await hooks.before(ctx)
-    if ctx.error is None and ctx.result is None:
-        try:
-            ctx.result = await execute(ctx)
-        except Exception as exc:
-            ctx.error = to_proxyd_error(exc)
+                ctx.result = await execute(ctx)
+            except Exception as exc:
+                ctx.error = to_proxyd_error(exc)
+    except asyncio.CancelledError:
+        # KILL [QUERY] or the client gone: the hooks still see the statement end (a plugin holding
+        # something for it, such as a concurrency slot, gives it back now), then the caller answers.
+        if hooked:
+            ctx.error, ctx.result = ProxydError("Query execution was interrupted", 1317, "70100"), None
+            try:
+                await hooks.after(ctx)
+                hooks.done(ctx)
+            except asyncio.CancelledError:
+                pass  # cancelled again while the hooks ran: what is left of them is theirs to finish
+        raise
     if hooked:
         await hooks.after(ctx)
         hooks.done(ctx)
