@@ -168,9 +168,11 @@ def before_execution(ctx: Any) -> Any:
 def after_execution(ctx: Any) -> Any:
     """See (and optionally replace) the outcome: ``ctx.result`` or ``ctx.error``.
 
-    Runs even when the statement failed or was answered by a ``before_execution`` hook. Return a
-    result or a ProxydError (or raise one) to replace the outcome, ``None`` to keep it. May be a
-    coroutine. A plain exception replaces the outcome with an error naming the plugin.
+    Runs even when the statement failed or was answered by a ``before_execution`` hook, and when it
+    was interrupted (``KILL QUERY``, ``KILL``, the client gone: ``ctx.error`` is 1317 then, and what
+    the hook returns is not sent — release what you hold for the statement). Return a result or a
+    ProxydError (or raise one) to replace the outcome, ``None`` to keep it. May be a coroutine. A
+    plain exception replaces the outcome with an error naming the plugin.
     """
 
 
