@@ -11,40 +11,17 @@ import hashlib
 import types
 
 import pytest
-import wasmtime
 
 from plugins.wasm import abi
 from plugins.wasm.action import GuestRunner
 from plugins.wasm.modules import ModuleStats, load_module
 from plugins.wasm.runtime import NATIVE, NATIVE_ERROR, WasmEngine, _memory_data
 from proxyd.pipeline import QueryContext
+from tests.test_wasm_native import ECHO, guest
 
-# Reads the statement (get_query) and hands the same bytes back (set_query). Its bump allocator
-# starts over at every event and grows the memory when a statement does not fit.
-ECHO = """(module
-  (import "proxyd_v1" "get_query" (func $get_query (param i32 i32) (result i32)))
-  (import "proxyd_v1" "set_query" (func $set_query (param i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 1024))
-  (data (i32.const 16) "^1.0")
-  (func (export "proxyd_abi_v1"))
-  (func (export "proxyd_host_version_requirement") (result i64)
-    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 4)))
-  (func (export "proxyd_alloc") (param $n i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (if (i32.gt_u (i32.add (local.get $p) (local.get $n)) (i32.mul (memory.size) (i32.const 65536)))
-      (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $n) (i32.const 16)) (i32.const 1)))
-                        (i32.const -1))
-        (then (return (i32.const 0))))))
-    (global.set $heap (i32.add (local.get $p) (local.get $n)))
-    (local.get $p))
-  (func (export "proxyd_before_execution") (result i32)
-    (global.set $heap (i32.const 1024))
-    (if (call $get_query (i32.const 0) (i32.const 4)) (then (return (i32.const 1))))
-    (if (call $set_query (i32.load (i32.const 0)) (i32.load (i32.const 4))) (then (return (i32.const 1))))
-    (i32.const 0))
-)"""
+# The guest: reads the statement (get_query) and hands the same bytes back (set_query); its bump
+# allocator starts over at every event and grows the memory when a statement does not fit.
+ECHO_WASM = guest(before_body=ECHO)
 
 
 @pytest.fixture(scope="module", params=[
@@ -59,7 +36,7 @@ def engine(request):
 
 @pytest.fixture()
 def echo(engine):
-    wasm = bytes(wasmtime.wat2wasm(ECHO))
+    wasm = ECHO_WASM
     row = {"name": "echo.wasm", "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "wasm": wasm,
            "abi": "1", "timeout_ms": 1000, "fuel": 0, "max_memory_mb": 16, "failure_policy": "fail_closed"}
     return load_module(engine, row, abi.SharedStore(), ModuleStats(), max_idle=4)
