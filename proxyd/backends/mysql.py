@@ -55,11 +55,12 @@ Stats: :meth:`MysqlBackend.pool_rows` gives ``stats_mysql_connection_pool``; ``L
 of the last successful connect (TCP + handshake + authentication). ``Server_Connections_created`` /
 ``_aborted`` are counted in ``stats_mysql_global``.
 
-Known gaps: results beyond the first of a CALL are dropped; no TLS to backends; users whose password
-is stored hashed (``*HEX``) cannot open backend connections (the plain password is needed); KILL QUERY
-ends the client's backend connection, so an open transaction is lost (MySQL would keep it); the
-client's handshake character set is not carried (backend connections start in utf8mb4; ``SET NAMES``
-is carried).
+Users whose password is stored hashed (``*HEX``) log in to backends with the SHA1 of their password
+that their own login to proxyd proves (``hashed_passwords``: mysql_native_password backends only).
+
+Known gaps: no TLS to backends; KILL QUERY ends the client's backend connection, so an open
+transaction is lost (MySQL would keep it); the client's handshake character set is not carried
+(backend connections start in utf8mb4 and the client's text is re-encoded; ``SET NAMES`` is carried).
 """
 
 from __future__ import annotations

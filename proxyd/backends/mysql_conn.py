@@ -40,6 +40,7 @@ from asyncmy.protocol import pack_binary_params, parse_binary_rows_from_buffer, 
     skip_packets_from_buffer
 from mysql_mimic.types import ColumnType
 
+from proxyd.backends.hashed_passwords import backend_password
 from proxyd.errors import ProxydError
 from proxyd.results import Ok, RawResultSet, ResultSet, Warning_
 
@@ -623,7 +624,7 @@ async def kill_query(pool: "ServerPool", user: str, password: str | None, thread
     """Ask the server to stop a statement whose client went away (KILL, disconnect): closing our
     end alone would leave it running until it next writes to the socket. Best effort."""
     try:
-        raw = _AsyncmyConnection(user=user, password=password or "", autocommit=None,
+        raw = _AsyncmyConnection(user=user, password=backend_password(user, password), autocommit=None,
                                  connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
         await asyncio.wait_for(raw.connect(), timeout)
         try:
@@ -653,7 +654,7 @@ async def connect(pool: "ServerPool", key: tuple, user: str, password: str | Non
     Multi-statements are switched off on the backend (a client that did not ask for them must get a
     syntax error, not a second statement); CLIENT_FOUND_ROWS follows the client's choice.
     """
-    raw = _FramedConnection(user=user, password=password or "", charset="utf8mb4", autocommit=None,
+    raw = _FramedConnection(user=user, password=backend_password(user, password), charset="utf8mb4", autocommit=None,
                             connect_timeout=max(timeout, 0.001), program_name="proxyd", **_address(pool))
     raw.deprecate_eof = deprecate_eof
     raw._client_flag &= ~_CLIENT_MULTI_STATEMENTS

@@ -21,6 +21,8 @@ from mysql_mimic.auth import (
     User,
 )
 
+from proxyd.backends.hashed_passwords import is_hashed, learn
+
 
 def native_hash(password: str) -> str:
     """SHA1(SHA1(password)) in hex: what mysql_native_password verifies against."""
@@ -73,6 +75,9 @@ class ProxydNativePassword(NativePasswordAuthPlugin):
         elif denied:
             yield Forbidden(denied)  # a message, or a ProxydError with its own code (e.g. 1040)
         else:
+            stored = getattr(user, "stored", None)
+            if is_hashed(stored):  # what its backend connections will log in with (see hashed_passwords)
+                learn(user.name, stored, nonce, auth_info.data)
             yield Success(user.name)
 
 
@@ -97,4 +102,5 @@ class ProxydIdentityProvider(IdentityProvider):
         else:
             user.auth_string = auth_string_for(account.password)
             user.denied = account.denied  # type: ignore[attr-defined]
+            user.stored = account.password  # type: ignore[attr-defined]
         return user
