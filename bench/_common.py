@@ -107,7 +107,7 @@ class ProxydProcess:
         return pymysql.connect(host="127.0.0.1", port=self.admin_port, user="admin", password="admin",
                                autocommit=True, connect_timeout=5, ssl_disabled=True)
 
-    def wait_ready(self, timeout: float = 30.0, poll: float = 0.002) -> None:
+    def wait_ready(self, timeout: float = 120.0, poll: float = 0.002) -> None:
         """Until a MySQL login on the admin port answers ``SELECT 1`` (polls every ``poll`` seconds)."""
         import pymysql
         deadline = time.perf_counter() + timeout

@@ -264,11 +264,6 @@ class _Proxyd(ProxydProcess):
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
                                      env={**child_env(), **self.env})
 
-    def wait_ready(self, timeout: float = 120.0, poll: float = 0.002) -> None:
-        # two daemons start at once, and the first start after a code change compiles every module
-        # (29 s once at load average 7): more patience than the usual 30 s
-        super().wait_ready(timeout, poll)
-
 
 def _setup(p: ProxydProcess, tables: tuple[str, ...]):
     app = _sql(p)

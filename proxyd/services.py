@@ -117,6 +117,13 @@ class Services:
                 caller.spec = None
         pm.add_hookspecs(module_or_class)
 
+    def on_variables_changed(self, fn: Callable[[dict[str, str]], None]) -> None:
+        """Call ``fn(changed)`` each time runtime variable values change (``LOAD … VARIABLES TO
+        RUNTIME``, ``SET``), with ``{name: new value}`` of every variable that changed, any plugin's.
+        Use it to cache a value your hot path would otherwise read per statement. Dropped when the
+        plugin unloads."""
+        self._core.variables.on_change(fn, owner=self.plugin)
+
     def want_plain_statements(self, wanted: bool) -> None:
         """Say whether this plugin's pipeline hooks need the plain statements now: those starting with
         SELECT, INSERT, UPDATE, DELETE or REPLACE (``proxyd.pipeline.plain_dml``). Every plugin wants

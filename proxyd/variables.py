@@ -85,6 +85,7 @@ class VariableRegistry:
         self.defs: dict[str, Variable] = {}
         self.runtime: dict[str, str] = {}
         self._listeners: list[Callable[[dict[str, str]], None]] = []
+        self._owned: dict[str, list[Callable[[dict[str, str]], None]]] = {}  # owner -> its listeners
 
     def define(self, var: Variable) -> None:
         key = var.name.lower()
@@ -103,6 +104,11 @@ class VariableRegistry:
         for key in [k for k, v in self.defs.items() if v.owner == owner]:
             del self.defs[key]
             self.runtime.pop(key, None)
+        for fn in self._owned.pop(owner, []):  # a plugin's listeners go with it
+            try:
+                self._listeners.remove(fn)
+            except ValueError:
+                pass
 
     def get_def(self, name: str) -> Variable:
         var = self.defs.get(name.lower())
@@ -133,9 +139,12 @@ class VariableRegistry:
     def get_bool(self, name: str) -> bool:
         return self.get(name) == "true"
 
-    def on_change(self, fn: Callable[[dict[str, str]], None]) -> None:
-        """Call ``fn(changed)`` after runtime values change (name -> new value)."""
+    def on_change(self, fn: Callable[[dict[str, str]], None], owner: str | None = None) -> None:
+        """Call ``fn(changed)`` after runtime values change (name -> new value); an ``owner``'s
+        listeners are dropped with its variables (:meth:`undefine_owner`)."""
         self._listeners.append(fn)
+        if owner is not None:
+            self._owned.setdefault(owner, []).append(fn)
 
     def apply(self, changed: dict[str, str]) -> None:
         if not changed:

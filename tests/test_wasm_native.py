@@ -358,12 +358,18 @@ def test_inline_limit_follows_variable_changes():
     from plugins.wasm.plugin import WasmPlugin
     from proxyd.variables import VariableRegistry
 
+    from proxyd.services import Services
+
     registry = VariableRegistry()
+    core = types.SimpleNamespace(variables=registry, plain_idle=set())
     plugin = WasmPlugin()
-    plugin.services = types.SimpleNamespace(_core=types.SimpleNamespace(variables=registry))
+    plugin.services = Services(core, "wasm")  # type: ignore[arg-type]  # (only .variables is used)
     plugin._listen_for_inline_max()
     assert plugin.inline_max == 20
     registry.apply({"wasm-inline_max_timeout_ms": "250"})
     assert plugin.inline_max == 250
     registry.apply({"wasm-pool_max_idle": "3"})  # another variable: unchanged
+    assert plugin.inline_max == 250
+    registry.undefine_owner("wasm")  # the plugin unloads: its listener goes with it
+    registry.apply({"wasm-inline_max_timeout_ms": "7"})
     assert plugin.inline_max == 250

@@ -122,23 +122,15 @@ class WasmPlugin:
             raise ProxydError(str(exc)) from None
 
     def _listen_for_inline_max(self) -> None:
-        """Keep :attr:`inline_max` current when ``LOAD WASM VARIABLES TO RUNTIME`` changes it.
-
-        The services object has no public way to hear of variable changes, so this subscribes on
-        the core's variable registry (``VariableRegistry.on_change``); if that ever moves, a change
-        takes effect at the plugin's next start, and the log says so."""
-        registry = getattr(getattr(self.services, "_core", None), "variables", None)
-        if registry is None or not hasattr(registry, "on_change"):
-            log.warning("wasm: cannot follow variable changes; wasm-inline_max_timeout_ms is read at start only")
-            return
-        ref = weakref.ref(self)  # an unloaded plugin must not be kept alive by the registry
+        """Keep :attr:`inline_max` current when ``LOAD WASM VARIABLES TO RUNTIME`` changes it."""
+        ref = weakref.ref(self)  # (the listener goes with the plugin; the weak reference is belt and braces)
 
         def changed(values: dict[str, str]) -> None:
             plugin = ref()
             if plugin is not None and "wasm-inline_max_timeout_ms" in values:
                 plugin.inline_max = int(values["wasm-inline_max_timeout_ms"])
 
-        registry.on_change(changed)
+        self.services.on_variables_changed(changed)
 
     def refresh_stats(self) -> None:
         db = self.services.stats_db

@@ -94,6 +94,12 @@ if not NATIVE_DISABLED:
             log.warning("wasm: native call path not used: %s", exc)
             _native, NATIVE_ERROR = None, f"unusable ({exc})"
 NATIVE = _native is not None  #: the native call path is available (and not disabled)
+_ticker: Any = None  # plugins/wasm/_native_ticker.c: the epoch ticker without the GIL, optional too
+if not NATIVE_DISABLED:
+    try:
+        _ticker = importlib.import_module("plugins.wasm._native_ticker")
+    except ImportError:
+        pass
 
 try:
     WASMTIME_VERSION = importlib.metadata.version("wasmtime")
@@ -234,6 +240,7 @@ class WasmEngine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._native_ticker: Any = None
         self.resume()
 
     def _tick(self, stop: threading.Event) -> None:
@@ -241,15 +248,31 @@ class WasmEngine:
             self.engine.increment_epoch()
 
     def resume(self) -> None:
-        """Start the epoch ticker (again): without it no deadline would ever expire."""
+        """Start the epoch ticker (again): without it no deadline would ever expire. A POSIX thread
+        (``_native_ticker``) when built: it never takes the GIL, so an idle engine costs the event
+        loop nothing; else a Python thread."""
+        if _ticker is not None:
+            if self._native_ticker is None or not self._native_ticker.alive:
+                self._native_ticker = _ticker.Ticker(
+                    ctypes.cast(_lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value,
+                    ctypes.cast(self.engine.ptr(), ctypes.c_void_p).value, float(self.tick_ms), self.engine)
+            return
         if self._ticker is None or not self._ticker.is_alive():
             self._stop = threading.Event()
             self._ticker = threading.Thread(target=self._tick, args=(self._stop,), name="wasm-epoch", daemon=True)
             self._ticker.start()
 
+    @property
+    def ticking(self) -> bool:
+        t = self._native_ticker if _ticker is not None else self._ticker
+        return t is not None and (t.alive if _ticker is not None else t.is_alive())
+
     def close(self) -> None:
         """Stop the ticker (the plugin stops); :meth:`resume` restarts it."""
         self._stop.set()
+        if self._native_ticker is not None:
+            self._native_ticker.stop()
+            self._native_ticker = None
 
     def deadline_ticks(self, timeout_ms: int) -> int:
         # +1: the current tick may be almost over when the call starts
