@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Proxyd
 from tests.plugin_support import plugin_distributions  # noqa: F401  (the fixture: t_query_hooks)
-from tests.test_mysql_backend import _admin_conn, app_database
+from tests.test_mysql_backend import _admin_conn, app_database, backend_cnf
 
 DB = "pxt_fast"
 USER, PASSWORD = "pxt_fast_app", "fast-pw"
@@ -34,17 +34,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def px(tmp_path_factory, server):
-    host, port, _, _ = server
-    cnf = f"""
-        mysql_servers = (
-            {{ address = "embedded"; port = 0; hostgroup = 0 }},
-            {{ address = "{host}"; port = {port}; hostgroup = 1; max_connections = 20 }}
-        )
-        mysql_users = (
-            {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
-        )
-        """
-    p = Proxyd(tmp_path_factory.mktemp("fastpath"), cnf)
+    p = Proxyd(tmp_path_factory.mktemp("fastpath"), backend_cnf(server, USER, PASSWORD, DB))
     p.start()
     yield p
     p.stop()
@@ -338,16 +328,7 @@ def test_pipeline_hooks_and_plain_statement_interest(tmp_path, server):
     """A plugin with pipeline hooks sees every statement (no fast path) unless it said it does not
     want plain ones now (services.want_plain_statements): the rewriter with no rule does not; with a
     rule loaded it does again; a plugin that says nothing (t_query_hooks) always does."""
-    host, port, _, _ = server
-    cnf = f"""
-        mysql_servers = (
-            {{ address = "embedded"; port = 0; hostgroup = 0 }},
-            {{ address = "{host}"; port = {port}; hostgroup = 1 }}
-        )
-        mysql_users = (
-            {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
-        )
-        """
+    cnf = backend_cnf(server, USER, PASSWORD, DB)
 
     def questions(p: Proxyd) -> int:
         return int(p.query("SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'")[0][0])

@@ -12,7 +12,7 @@ import pytest
 from proxyd.backends.hashed_passwords import Stage1Password, backend_password
 from proxyd.wire.auth import native_hash
 from tests.conftest import Proxyd
-from tests.test_mysql_backend import app_database
+from tests.test_mysql_backend import app_database, backend_cnf
 
 DB, USER, PASSWORD = "pxt_hashed", "pxt_hashed_app", "hashed-pw"
 
@@ -25,18 +25,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def px(tmp_path_factory, server):
-    host, port, _, _ = server
     stored = "*" + native_hash(PASSWORD).upper()
-    cnf = f"""
-        mysql_servers = (
-            {{ address = "embedded"; port = 0; hostgroup = 0 }},
-            {{ address = "{host}"; port = {port}; hostgroup = 1 }}
-        )
-        mysql_users = (
-            {{ username = "{USER}"; password = "{stored}"; default_hostgroup = 1; default_schema = "{DB}" }}
-        )
-        """
-    p = Proxyd(tmp_path_factory.mktemp("hashed"), cnf)
+    p = Proxyd(tmp_path_factory.mktemp("hashed"), backend_cnf(server, USER, stored, DB))
     p.start()
     yield p
     p.stop()

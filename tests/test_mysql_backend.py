@@ -64,6 +64,21 @@ def app_database(db: str, user: str, password: str, *setup: str):
     conn.close()
 
 
+def backend_cnf(server: tuple[str, int, str, str], user: str, password: str, db: str) -> str:
+    """cnf body: hostgroup 0 embedded, hostgroup 1 the MariaDB ``server``; ``user`` goes to hostgroup 1
+    with ``db`` as its default schema (``password`` as stored: plain or ``*HEX``)."""
+    host, port, _, _ = server
+    return f"""
+        mysql_servers = (
+            {{ address = "embedded"; port = 0; hostgroup = 0 }},
+            {{ address = "{host}"; port = {port}; hostgroup = 1; max_connections = 20 }}
+        )
+        mysql_users = (
+            {{ username = "{user}"; password = "{password}"; default_hostgroup = 1; default_schema = "{db}" }}
+        )
+        """
+
+
 @pytest.fixture(scope="module")
 def server():
     srv = _server()

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import Proxyd
 from tests.test_fast_path import _execute, _packet, _send
-from tests.test_mysql_backend import app_database
+from tests.test_mysql_backend import app_database, backend_cnf
 
 native = pytest.importorskip("proxyd.wire._native_relay", reason="the optional C extension is not built")
 
@@ -109,17 +109,7 @@ def server():
 
 
 def _daemon(tmp_path_factory, server, name: str, env: dict) -> Proxyd:
-    host, port, _, _ = server
-    cnf = f"""
-        mysql_servers = (
-            {{ address = "embedded"; port = 0; hostgroup = 0 }},
-            {{ address = "{host}"; port = {port}; hostgroup = 1; max_connections = 20 }}
-        )
-        mysql_users = (
-            {{ username = "{USER}"; password = "{PASSWORD}"; default_hostgroup = 1; default_schema = "{DB}" }}
-        )
-        """
-    p = Proxyd(tmp_path_factory.mktemp(name), cnf)
+    p = Proxyd(tmp_path_factory.mktemp(name), backend_cnf(server, USER, PASSWORD, DB))
     p.start(env=env)
     return p
 
