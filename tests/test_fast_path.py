@@ -174,19 +174,25 @@ def test_multi_statements_and_prepared_statements(px):
 
 
 # -- interruptions ----------------------------------------------------------------------------------
-def test_kill_query_interrupts_a_fast_path_statement(px):
-    victim = connect(px)
-    q(victim, "SELECT 1")
+def _sleep_in_thread(px, conn, sql: str) -> tuple[threading.Thread, list, int]:
+    """Run ``sql`` on ``conn`` in a thread until proxyd shows it running: (thread, outcome, session
+    id); the outcome gets the rows or the error code."""
     outcome: list = []
 
     def run() -> None:
         try:
-            outcome.append(q(victim, "SELECT SLEEP(30)"))
+            outcome.append(q(conn, sql))
         except pymysql.MySQLError as exc:
             outcome.append(exc.args[0])
     t = threading.Thread(target=run)
     t.start()
-    sid = session_running(px, "SELECT SLEEP(30)")
+    return t, outcome, session_running(px, sql)
+
+
+def test_kill_query_interrupts_a_fast_path_statement(px):
+    victim = connect(px)
+    q(victim, "SELECT 1")
+    t, outcome, sid = _sleep_in_thread(px, victim, "SELECT SLEEP(30)")
     with connect(px) as killer:
         q(killer, f"KILL QUERY {sid}")
     t.join(10)
@@ -202,16 +208,7 @@ def test_kill_query_interrupts_a_fast_path_statement(px):
 def test_kill_connection_during_a_fast_path_statement(px):
     victim = connect(px)
     q(victim, "SELECT 1")
-    outcome: list = []
-
-    def run() -> None:
-        try:
-            outcome.append(q(victim, "SELECT SLEEP(31)"))
-        except pymysql.MySQLError as exc:
-            outcome.append(exc.args[0])
-    t = threading.Thread(target=run)
-    t.start()
-    sid = session_running(px, "SELECT SLEEP(31)")
+    t, outcome, sid = _sleep_in_thread(px, victim, "SELECT SLEEP(31)")
     with connect(px) as killer:
         q(killer, f"KILL {sid}")
     t.join(10)
@@ -243,16 +240,7 @@ def test_client_leaving_mid_statement_frees_the_backend(px, server):
 def test_backend_connection_lost_mid_statement(px, server):
     with connect(px) as c:
         q(c, "SELECT 1")
-        outcome: list = []
-
-        def run() -> None:
-            try:
-                outcome.append(q(c, "SELECT SLEEP(33)"))
-            except pymysql.MySQLError as exc:
-                outcome.append(exc.args[0])
-        t = threading.Thread(target=run)
-        t.start()
-        session_running(px, "SELECT SLEEP(33)")
+        t, outcome, _ = _sleep_in_thread(px, c, "SELECT SLEEP(33)")
         root = _admin_conn(server)
         try:
             found: list = []
@@ -277,6 +265,18 @@ def _packet(rfile) -> bytes:
     return rfile.read(head[0] | head[1] << 8 | head[2] << 16)
 
 
+def _prepare(c, sql: bytes) -> tuple[int, int, int]:
+    """COM_STMT_PREPARE on a PyMySQL connection's socket: (statement id, columns, parameters), with
+    the definition packets and their EOFs read past."""
+    _send(c._sock, b"\x16" + sql)
+    ok = _packet(c._rfile)
+    assert ok[0] == 0, ok
+    stmt_id, ncols, nparams = int.from_bytes(ok[1:5], "little"), ok[5] | ok[6] << 8, ok[7] | ok[8] << 8
+    for _ in range(nparams + (1 if nparams else 0) + ncols + (1 if ncols else 0)):
+        _packet(c._rfile)
+    return stmt_id, ncols, nparams
+
+
 def _execute(c, stmt_id: int, block: bytes) -> list[bytes]:
     """COM_STMT_EXECUTE; the reply's packets up to the end of the rows (or the OK / ERR)."""
     _send(c._sock, b"\x17" + stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00" + block)
@@ -296,13 +296,8 @@ def _execute(c, stmt_id: int, block: bytes) -> list[bytes]:
 def test_prepared_parameters_pass_through_with_and_without_types(px):
     with connect(px) as c:
         q(c, "SELECT 1")
-        _send(c._sock, b"\x16SELECT ?, ?, ?, ?, CONCAT(?, '!')")
-        ok = _packet(c._rfile)
-        assert ok[0] == 0
-        stmt_id, ncols, nparams = int.from_bytes(ok[1:5], "little"), ok[5] | ok[6] << 8, ok[7] | ok[8] << 8
+        stmt_id, ncols, nparams = _prepare(c, b"SELECT ?, ?, ?, ?, CONCAT(?, '!')")
         assert (ncols, nparams) == (5, 5)
-        for _ in range(nparams + 1 + ncols + 1):  # definitions and their EOFs
-            _packet(c._rfile)
         types = bytes([8, 0, 8, 0x80, 5, 0, 6, 0, 253, 0])  # LONGLONG, LONGLONG UNSIGNED, DOUBLE, NULL, VAR_STRING
 
         def block(bound: bool, signed: int, unsigned: int, double: float, text: str) -> bytes:

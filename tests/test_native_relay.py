@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from tests.conftest import Proxyd
-from tests.test_fast_path import _execute, _packet, _send
+from tests.test_fast_path import _execute, _packet, _prepare, _send
 from tests.test_mysql_backend import app_database, backend_cnf
 
 native = pytest.importorskip("proxyd.wire._native_relay", reason="the optional C extension is not built")
@@ -190,12 +190,7 @@ def test_prepared_statements_through_the_c_relay(daemons):
             run(c, "DROP TABLE IF EXISTS p")
             run(c, "CREATE TABLE p (id INT PRIMARY KEY, name VARCHAR(64), score DOUBLE, note TEXT)")
             run(c, "INSERT INTO p VALUES (1, 'alice', 1.5, NULL), (2, 'bob', -2.25, 'x'), (3, 'o''brien', 0, '')")
-            _send(c._sock, b"\x16SELECT id, name, note FROM p WHERE id = ? OR name = ? ORDER BY id")
-            prep = _packet(c._rfile)
-            assert prep[0] == 0
-            stmt_id, ncols, nparams = int.from_bytes(prep[1:5], "little"), prep[5] | prep[6] << 8, prep[7] | prep[8] << 8
-            for _ in range(nparams + 1 + ncols + 1):  # definitions and their EOFs
-                _packet(c._rfile)
+            stmt_id, ncols, _ = _prepare(c, b"SELECT id, name, note FROM p WHERE id = ? OR name = ? ORDER BY id")
             types = bytes([8, 0, 253, 0])  # LONGLONG, VAR_STRING
 
             def block(bound: bool, ident: int | None, name: str) -> bytes:
@@ -303,11 +298,7 @@ def test_malformed_commands_never_hurt_the_daemon(daemons):
     errors: list[int] = []
     for round_ in range(40):
         with connect(px) as c:
-            _send(c._sock, b"\x16SELECT id, v FROM z WHERE id = ? AND v <> ?")
-            prep = _packet(c._rfile)
-            stmt_id = int.from_bytes(prep[1:5], "little")
-            for _ in range(2 + 1 + 2 + 1):  # two parameter definitions and EOF, two columns and EOF
-                _packet(c._rfile)
+            stmt_id, _, _ = _prepare(c, b"SELECT id, v FROM z WHERE id = ? AND v <> ?")
             values = bytes([0]) + b"\x01" + bytes([8, 0, 253, 0]) + struct.pack("<q", 1) + b"\x01b"
             body = b"\x17" + stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00" + values
             junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
@@ -363,12 +354,7 @@ def test_a_call_returns_every_result(daemons):
         assert run(c, "SELECT 9")[1] == ((9,),)
         # prepared (mysql-connector's prepared cursor cannot read a CALL's results even from a
         # server: the protocol by hand, as libmariadb speaks it)
-        _send(c._sock, b"\x16CALL two_results(?)")
-        prep = _packet(c._rfile)
-        assert prep[0] == 0
-        stmt_id, ncols, nparams = int.from_bytes(prep[1:5], "little"), prep[5] | prep[6] << 8, prep[7] | prep[8] << 8
-        for _ in range(nparams + (1 if nparams else 0) + ncols + (1 if ncols else 0)):
-            _packet(c._rfile)
+        stmt_id, _, _ = _prepare(c, b"CALL two_results(?)")
         _send(c._sock, b"\x17" + stmt_id.to_bytes(4, "little") + b"\x00\x01\x00\x00\x00"
               + b"\x00\x01" + bytes([8, 0]) + struct.pack("<q", 7))
         results = []
